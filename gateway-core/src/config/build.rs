@@ -1,0 +1,422 @@
+//! File model → validated model, collecting every problem found.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+
+use super::error::{ConfigError, Problems};
+use super::model::{GatewayConfig, Limits, Route, ServerConfig, StoreConfig, TlsFiles};
+use super::spec::{GatewaySpec, MockSpec, RouteSpec, ServerSpec, UpstreamSpec, VersionSource, VersioningSpec};
+use crate::normalize::PathConfig;
+use crate::policy::template::Template;
+use crate::policy::{BuildCx, PolicyRegistry};
+use crate::proxy::{TrustedProxies, parse_net};
+use crate::router::{RouteKey, Router};
+use crate::upstream::{Mock, Upstream, UpstreamKind};
+use crate::version::{Source, VersionEntry, Versioning, parse_date};
+
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl GatewayConfig {
+    /// Validates a parsed file. `file` names the source in errors.
+    pub fn from_spec(
+        file: &str,
+        spec: GatewaySpec,
+        registry: &PolicyRegistry,
+    ) -> Result<Self, ConfigError> {
+        let mut p = Problems::default();
+        if spec.version != 1 {
+            p.push("version", format!("unsupported config version {}; this gateway reads version 1", spec.version));
+        }
+        let server = build_server(&spec.server, &mut p);
+        let store = match spec.store.as_deref() {
+            None | Some("memory") => StoreConfig::Memory,
+            Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
+                StoreConfig::Redis { url: url.to_owned() }
+            }
+            Some(other) => {
+                p.push("store", format!("`{}` is not a store: use `memory` or a redis:// URL", redact_url(other)));
+                StoreConfig::Memory
+            }
+        };
+        let mut upstreams = Vec::new();
+        let mut upstream_index = HashMap::new();
+        for (name, u) in &spec.upstreams {
+            if let Some(up) = build_upstream(name, u, &format!("upstreams.{name}"), &mut p) {
+                upstream_index.insert(name.clone(), upstreams.len());
+                upstreams.push(up);
+            }
+        }
+        let mut routes = Vec::new();
+        let mut keys = Vec::new();
+        let mut names: HashMap<String, usize> = HashMap::new();
+        for (i, r) in spec.routes.iter().enumerate() {
+            let at = format!("routes[{i}]");
+            let Some((route, key)) = build_route(i, r, &at, &server, &spec.upstreams, &upstream_index, registry, &mut p)
+            else {
+                continue;
+            };
+            if let Some(prev) = names.insert(route.name.clone(), i) {
+                p.push(format!("{at}.name"), format!("route name `{}` is already used by routes[{prev}]", route.name));
+            }
+            keys.push(key);
+            routes.push(route);
+        }
+        let router = match Router::build(&keys) {
+            Ok(r) => r,
+            Err(conflicts) => {
+                for c in conflicts {
+                    p.push(format!("routes[{}].path", c.route), c.message);
+                }
+                Router::default()
+            }
+        };
+        if !p.is_empty() {
+            return Err(p.into_error(file));
+        }
+        // Routes were pushed in spec order only when valid; with no problems
+        // every route is present, so indices agree with `keys`.
+        Ok(Self {
+            source: file.to_owned(),
+            server,
+            store,
+            upstreams,
+            routes,
+            router,
+        })
+    }
+}
+
+/// Hides credentials in a URL for error messages.
+fn redact_url(s: &str) -> String {
+    match (s.find("://"), s.rfind('@')) {
+        (Some(a), Some(b)) if b > a => format!("{}://***{}", &s[..a], &s[b..]),
+        _ => s.to_owned(),
+    }
+}
+
+fn build_server(s: &ServerSpec, p: &mut Problems) -> ServerConfig {
+    let listen = s.listen.as_deref().and_then(|l| match l.parse::<SocketAddr>() {
+        Ok(a) => Some(a),
+        Err(_) => {
+            p.push("server.listen", format!("`{l}` is not an address like 127.0.0.1:8080"));
+            None
+        }
+    });
+    let d = Limits::default();
+    let l = &s.limits;
+    let limits = Limits {
+        max_uri_bytes: l.max_uri_bytes.map_or(d.max_uri_bytes, |b| usize::try_from(b.0).unwrap_or(usize::MAX)),
+        max_header_bytes: l.max_header_bytes.map_or(d.max_header_bytes, |b| usize::try_from(b.0).unwrap_or(usize::MAX)),
+        max_header_count: l.max_header_count.unwrap_or(d.max_header_count),
+        max_body_bytes: l.max_body_bytes.map_or(d.max_body_bytes, |b| b.0),
+        header_read_timeout: l.header_read_timeout.map_or(d.header_read_timeout, |t| t.0),
+        body_idle_timeout: l.body_idle_timeout.map_or(d.body_idle_timeout, |t| t.0),
+    };
+    if limits.max_uri_bytes < 64 {
+        p.push("server.limits.max_uri_bytes", "must be at least 64");
+    }
+    if limits.max_header_bytes < 1024 {
+        p.push("server.limits.max_header_bytes", "must be at least 1KiB");
+    }
+    if limits.max_header_count == 0 {
+        p.push("server.limits.max_header_count", "must be at least 1");
+    }
+    let nets = s
+        .trusted_proxies
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n)| parse_net(n).map_err(|e| p.push(format!("server.trusted_proxies[{i}]"), e)).ok())
+        .collect();
+    let tls = s.tls.as_ref().map(|t| TlsFiles { cert: t.cert.clone(), key: t.key.clone() });
+    ServerConfig {
+        listen,
+        tls,
+        path: PathConfig {
+            encoded_slash: s.path.encoded_slash,
+            semicolons: s.path.semicolons,
+            max_len: limits.max_uri_bytes,
+        },
+        limits,
+        trusted_proxies: TrustedProxies::new(nets),
+        shutdown_grace: s.shutdown_grace.map_or(Duration::from_secs(10), |d| d.0),
+    }
+}
+
+fn build_upstream(name: &str, u: &UpstreamSpec, at: &str, p: &mut Problems) -> Option<Upstream> {
+    let kind = match (&u.url, &u.mock) {
+        (Some(url), None) => match Upstream::parse_url(url) {
+            Ok(k) => k,
+            Err(e) => {
+                p.push(format!("{at}.url"), e);
+                return None;
+            }
+        },
+        (None, Some(m)) => UpstreamKind::Mock(build_mock(m, &format!("{at}.mock"), p)?),
+        (Some(_), Some(_)) => {
+            p.push(at, "give either `url` or `mock`, not both");
+            return None;
+        }
+        (None, None) => {
+            p.push(at, "an upstream needs `url` (http:// or https://) or `mock`");
+            return None;
+        }
+    };
+    Some(Upstream {
+        name: name.to_owned(),
+        kind,
+        connect_timeout: u.connect_timeout.map_or(DEFAULT_CONNECT_TIMEOUT, |d| d.0),
+        timeout: u.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0),
+        preserve_host: u.preserve_host,
+    })
+}
+
+fn build_mock(m: &MockSpec, at: &str, p: &mut Problems) -> Option<Mock> {
+    let before = p.len();
+    let status = match StatusCode::from_u16(m.status.unwrap_or(200)) {
+        Ok(s) => s,
+        Err(_) => {
+            p.push(format!("{at}.status"), "not a valid HTTP status");
+            StatusCode::OK
+        }
+    };
+    let mut headers = HeaderMap::new();
+    for (k, v) in &m.headers {
+        match (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(v)) {
+            (Ok(k), Ok(v)) => {
+                headers.append(k, v);
+            }
+            _ => p.push(format!("{at}.headers.{k}"), "not a valid header"),
+        }
+    }
+    let body = match (&m.body, &m.json, m.echo) {
+        (Some(b), None, false) => Bytes::from(b.clone()),
+        (None, Some(j), false) => {
+            headers
+                .entry(header::CONTENT_TYPE)
+                .or_insert(HeaderValue::from_static("application/json"));
+            Bytes::from(serde_json::to_vec(j).unwrap_or_default())
+        }
+        (None, None, _) => Bytes::new(),
+        _ => {
+            p.push(at, "give at most one of `body`, `json` and `echo`");
+            Bytes::new()
+        }
+    };
+    (p.len() == before).then_some(Mock { status, headers, body, echo: m.echo })
+}
+
+/// Parameter names in a matchit pattern.
+fn pattern_params(path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = path;
+    while let Some(s) = rest.find('{') {
+        if rest[s..].starts_with("{{") {
+            rest = &rest[s + 2..];
+            continue;
+        }
+        let Some(e) = rest[s..].find('}') else { break };
+        out.push(rest[s + 1..s + e].trim_start_matches('*').to_owned());
+        rest = &rest[s + e + 1..];
+    }
+    out
+}
+
+fn parse_methods(methods: &[String], at: &str, p: &mut Problems) -> Vec<Method> {
+    let mut out = Vec::new();
+    for (i, m) in methods.iter().enumerate() {
+        let up = m.to_ascii_uppercase();
+        match Method::from_bytes(up.as_bytes()) {
+            Ok(m) if !out.contains(&m) => out.push(m),
+            Ok(_) => p.push(format!("{at}.methods[{i}]"), format!("`{m}` is listed twice")),
+            Err(_) => p.push(format!("{at}.methods[{i}]"), format!("`{m}` is not an HTTP method")),
+        }
+    }
+    out
+}
+
+fn parse_hosts(hosts: &[String], at: &str, p: &mut Problems) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, h) in hosts.iter().enumerate() {
+        let h = h.trim().to_ascii_lowercase();
+        let bare = h.strip_prefix("*.").unwrap_or(&h);
+        let ok = !bare.is_empty()
+            && !bare.contains('*')
+            && bare.split('.').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+        if ok {
+            out.push(h);
+        } else {
+            p.push(format!("{at}.hosts[{i}]"), format!("`{h}` is not a host name (wildcards: `*.example.com`)"));
+        }
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_route(
+    i: usize,
+    r: &RouteSpec,
+    at: &str,
+    server: &ServerConfig,
+    upstream_specs: &BTreeMap<String, UpstreamSpec>,
+    upstreams: &HashMap<String, usize>,
+    registry: &PolicyRegistry,
+    p: &mut Problems,
+) -> Option<(Route, RouteKey)> {
+    let before = p.len();
+    if !r.path.starts_with('/') {
+        p.push(format!("{at}.path"), "a path starts with `/`");
+    }
+    let methods = parse_methods(&r.methods, at, p);
+    let hosts = parse_hosts(&r.hosts, at, p);
+    let mut headers = Vec::new();
+    for (k, v) in &r.headers {
+        match (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(v)) {
+            (Ok(k), Ok(v)) => headers.push((k, v)),
+            _ => p.push(format!("{at}.headers.{k}"), "not a valid header"),
+        }
+    }
+    let upstream = lookup_upstream(&r.upstream, &format!("{at}.upstream"), upstream_specs, upstreams, p);
+    let params = pattern_params(&r.path);
+    let mut policies = Vec::new();
+    for (j, spec) in r.policies.iter().enumerate() {
+        let cx = BuildCx { path: format!("{at}.policies[{j}]"), params: params.clone() };
+        match registry.build(spec, &cx) {
+            Ok(pol) => policies.push(pol),
+            Err(problems) => p.extend(problems),
+        }
+    }
+    let versioning = r
+        .versioning
+        .as_ref()
+        .and_then(|v| build_versioning(v, &format!("{at}.versioning"), &params, upstream_specs, upstreams, p));
+    if p.len() != before {
+        return None;
+    }
+    let name = r.name.clone().unwrap_or_else(|| {
+        let m: Vec<&str> = methods.iter().map(Method::as_str).collect();
+        if m.is_empty() { r.path.clone() } else { format!("{} {}", m.join(","), r.path) }
+    });
+    let route = Route {
+        name,
+        upstream: upstream?,
+        buffer_request: policies.iter().any(|p| p.needs_request_body()),
+        buffer_response: policies.iter().any(|p| p.needs_response_body()),
+        policies,
+        max_body: r.max_body_bytes.map_or(server.limits.max_body_bytes, |b| b.0),
+        timeout: r.timeout.map(|t| t.0),
+        versioning,
+    };
+    let key = RouteKey { route: i, hosts, methods, path: r.path.clone(), headers, priority: r.priority };
+    Some((route, key))
+}
+
+fn lookup_upstream(
+    name: &str,
+    at: &str,
+    specs: &BTreeMap<String, UpstreamSpec>,
+    built: &HashMap<String, usize>,
+    p: &mut Problems,
+) -> Option<usize> {
+    if let Some(&i) = built.get(name) {
+        return Some(i);
+    }
+    if !specs.contains_key(name) {
+        let known: Vec<&str> = specs.keys().map(String::as_str).collect();
+        p.push(
+            at,
+            format!(
+                "unknown upstream `{name}`; defined upstreams: {}",
+                if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+            ),
+        );
+    }
+    None
+}
+
+fn build_versioning(
+    v: &VersioningSpec,
+    at: &str,
+    params: &[String],
+    specs: &BTreeMap<String, UpstreamSpec>,
+    upstreams: &HashMap<String, usize>,
+    p: &mut Problems,
+) -> Option<Versioning> {
+    let before = p.len();
+    let source = match v.from {
+        VersionSource::Path => {
+            let name = v.name.clone().unwrap_or_else(|| "version".to_owned());
+            if !params.contains(&name) {
+                p.push(format!("{at}.name"), format!("the route path has no `{{{name}}}` parameter to read the version from"));
+            }
+            if v.default.is_some() {
+                p.push(format!("{at}.default"), "a path version is always present; `default` does not apply");
+            }
+            Source::Path(name)
+        }
+        VersionSource::Header => {
+            let name = v.name.as_deref().unwrap_or("api-version");
+            match HeaderName::from_bytes(name.as_bytes()) {
+                Ok(h) => Source::Header(h),
+                Err(_) => {
+                    p.push(format!("{at}.name"), "not a valid header name");
+                    return None;
+                }
+            }
+        }
+        VersionSource::Query => Source::Query(v.name.clone().unwrap_or_else(|| "version".to_owned())),
+        VersionSource::MediaType => Source::MediaType,
+    };
+    if v.versions.is_empty() {
+        p.push(format!("{at}.versions"), "list at least one version");
+    }
+    let mut versions = Vec::new();
+    for (name, spec) in &v.versions {
+        let vat = format!("{at}.versions.{name}");
+        let upstream = spec
+            .upstream
+            .as_deref()
+            .and_then(|u| lookup_upstream(u, &format!("{vat}.upstream"), specs, upstreams, p));
+        let path = spec.path.as_deref().and_then(|t| {
+            if !t.starts_with('/') {
+                p.push(format!("{vat}.path"), "the path must start with `/`");
+                return None;
+            }
+            Template::parse(t, params).map_err(|e| p.push(format!("{vat}.path"), e)).ok()
+        });
+        let mut date = |field: &str, value: &Option<String>| {
+            value.as_deref().and_then(|s| {
+                let d = parse_date(s);
+                if d.is_none() {
+                    p.push(format!("{vat}.{field}"), format!("`{s}` is not a date (2027-06-30 or 2027-06-30T00:00:00Z)"));
+                }
+                d
+            })
+        };
+        let deprecated = date("deprecated", &spec.deprecated);
+        let sunset = date("sunset", &spec.sunset);
+        let headers = VersionEntry::lifecycle_headers(deprecated, sunset, spec.link.as_deref())
+            .map_err(|e| p.push(format!("{vat}.link"), e))
+            .unwrap_or_default();
+        versions.push(VersionEntry { name: name.clone(), upstream, path, retired: spec.retired, headers });
+    }
+    let default = v.default.as_deref().and_then(|d| {
+        let i = versions.iter().position(|e| e.name == d);
+        match i {
+            Some(i) if versions[i].retired => {
+                p.push(format!("{at}.default"), format!("the default version `{d}` is retired"));
+                None
+            }
+            Some(i) => Some(i),
+            None => {
+                p.push(format!("{at}.default"), format!("`{d}` is not one of the listed versions"));
+                None
+            }
+        }
+    });
+    (p.len() == before).then_some(Versioning { source, default, versions })
+}

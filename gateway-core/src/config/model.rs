@@ -1,0 +1,136 @@
+//! The validated internal model. Only [`GatewayConfig::from_spec`] makes one.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::normalize::PathConfig;
+use crate::policy::Policy;
+use crate::proxy::TrustedProxies;
+use crate::router::Router;
+use crate::upstream::Upstream;
+use crate::version::Versioning;
+
+/// Request limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest request target in bytes (414).
+    pub max_uri_bytes: usize,
+    /// Most header bytes (names, values and separators) in all (431).
+    pub max_header_bytes: usize,
+    /// Most header fields (431).
+    pub max_header_count: usize,
+    /// Largest request body by default (413).
+    pub max_body_bytes: u64,
+    /// Time to receive the request head (408).
+    pub header_read_timeout: Duration,
+    /// Longest pause within the request body (408).
+    pub body_idle_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_uri_bytes: 8 * 1024,
+            max_header_bytes: 32 * 1024,
+            max_header_count: 100,
+            max_body_bytes: 10 * 1024 * 1024,
+            header_read_timeout: Duration::from_secs(10),
+            body_idle_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// TLS certificate and key files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// PEM certificate chain.
+    pub cert: String,
+    /// PEM private key.
+    pub key: String,
+}
+
+/// Listener and request-handling settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where the self-hosted target listens.
+    pub listen: Option<SocketAddr>,
+    /// TLS termination.
+    pub tls: Option<TlsFiles>,
+    /// Request limits.
+    pub limits: Limits,
+    /// Who may set forwarding headers.
+    pub trusted_proxies: TrustedProxies,
+    /// Path normalisation.
+    pub path: PathConfig,
+    /// Time for in-flight requests on shutdown.
+    pub shutdown_grace: Duration,
+}
+
+/// Where shared state lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreConfig {
+    /// The embedded in-memory store.
+    Memory,
+    /// A Redis server.
+    Redis {
+        /// `redis://` or `rediss://` URL.
+        url: String,
+    },
+}
+
+/// A compiled route.
+#[derive(Debug)]
+pub(crate) struct Route {
+    pub(crate) name: String,
+    pub(crate) upstream: usize,
+    pub(crate) policies: Vec<Arc<dyn Policy>>,
+    pub(crate) buffer_request: bool,
+    pub(crate) buffer_response: bool,
+    pub(crate) max_body: u64,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) versioning: Option<Versioning>,
+}
+
+/// One route, for listings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteSummary {
+    /// Route name.
+    pub name: String,
+    /// Upstream name.
+    pub upstream: String,
+    /// Policy kinds in order.
+    pub policies: Vec<&'static str>,
+}
+
+/// A validated config, ready to serve.
+#[derive(Debug)]
+pub struct GatewayConfig {
+    pub(crate) source: String,
+    /// Listener and limits.
+    pub server: ServerConfig,
+    /// Shared state backend.
+    pub store: StoreConfig,
+    pub(crate) upstreams: Vec<Upstream>,
+    pub(crate) routes: Vec<Route>,
+    pub(crate) router: Router,
+}
+
+impl GatewayConfig {
+    /// The file this config came from.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The routes in config order.
+    pub fn routes(&self) -> Vec<RouteSummary> {
+        self.routes
+            .iter()
+            .map(|r| RouteSummary {
+                name: r.name.clone(),
+                upstream: self.upstreams[r.upstream].name.clone(),
+                policies: r.policies.iter().map(|p| p.name()).collect(),
+            })
+            .collect()
+    }
+}

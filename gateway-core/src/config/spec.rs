@@ -1,0 +1,213 @@
+//! The config file format (`*Spec` types). Deserialised from YAML or JSON,
+//! then validated into [`GatewayConfig`](super::GatewayConfig).
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::units::{ByteSize, DurationSpec};
+use crate::normalize::{EncodedSlash, Semicolons};
+
+/// The whole config file.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GatewaySpec {
+    /// Config format version. Only `1` exists.
+    pub version: u32,
+    /// Listener, limits and client-address settings.
+    #[serde(default)]
+    pub server: ServerSpec,
+    /// Where shared state lives: `memory` (default) or a `redis://` URL.
+    #[serde(default)]
+    pub store: Option<String>,
+    /// Named upstreams that routes forward to.
+    #[serde(default)]
+    pub upstreams: BTreeMap<String, UpstreamSpec>,
+    /// Routes, matched by host, method and path.
+    #[serde(default)]
+    pub routes: Vec<RouteSpec>,
+}
+
+/// Listener and request-handling settings.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSpec {
+    /// Address to listen on (self-hosted target), e.g. `127.0.0.1:8080`.
+    pub listen: Option<String>,
+    /// TLS termination with PEM files; HTTP/1.1 and HTTP/2 are offered by ALPN.
+    pub tls: Option<TlsSpec>,
+    /// Request limits.
+    #[serde(default)]
+    pub limits: LimitsSpec,
+    /// Proxies (IPs or CIDRs) whose `X-Forwarded-For` / `Forwarded` headers
+    /// are believed. Empty by default: the peer address is the client.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// Path normalisation options.
+    #[serde(default)]
+    pub path: PathSpec,
+    /// Time allowed for in-flight requests to finish on shutdown.
+    pub shutdown_grace: Option<DurationSpec>,
+}
+
+/// TLS certificate and key files (PEM).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSpec {
+    /// Certificate chain file.
+    pub cert: String,
+    /// Private key file.
+    pub key: String,
+}
+
+/// Request limits; each has a safe default.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSpec {
+    /// Longest request target (path and query); 414 beyond. Default 8KiB.
+    pub max_uri_bytes: Option<ByteSize>,
+    /// Most header bytes in all; 431 beyond. Default 32KiB.
+    pub max_header_bytes: Option<ByteSize>,
+    /// Most header fields; 431 beyond. Default 100.
+    pub max_header_count: Option<usize>,
+    /// Largest request body; 413 beyond. Default 10MiB. Routes may lower or raise it.
+    pub max_body_bytes: Option<ByteSize>,
+    /// Time allowed to receive the request head; 408 beyond. Default 10s.
+    pub header_read_timeout: Option<DurationSpec>,
+    /// Longest pause while receiving the request body; 408 beyond. Default 30s.
+    pub body_idle_timeout: Option<DurationSpec>,
+}
+
+/// Path normalisation options.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PathSpec {
+    /// `%2F` in a path: `reject` (default) or `keep` (stays encoded).
+    #[serde(default)]
+    pub encoded_slash: EncodedSlash,
+    /// `;` in a path: `reject` (default) or `allow`.
+    #[serde(default)]
+    pub semicolons: Semicolons,
+}
+
+/// An upstream: a URL to proxy to, or a mock that answers from config.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamSpec {
+    /// Base URL (`http://` or `https://`); the request path is appended to its path.
+    pub url: Option<String>,
+    /// Answer from config instead of proxying.
+    pub mock: Option<MockSpec>,
+    /// Longest time to connect. Default 5s.
+    pub connect_timeout: Option<DurationSpec>,
+    /// Longest time until the response head arrives. Default 30s.
+    pub timeout: Option<DurationSpec>,
+    /// Forward the client's `Host` instead of the upstream's.
+    #[serde(default)]
+    pub preserve_host: bool,
+}
+
+/// A static response defined in config.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MockSpec {
+    /// Status code. Default 200.
+    pub status: Option<u16>,
+    /// Response headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// A text body.
+    pub body: Option<String>,
+    /// A JSON body (sets `content-type: application/json`).
+    pub json: Option<serde_json::Value>,
+    /// Answer with a JSON description of the request as it reached the
+    /// upstream (method, path, query, headers): handy to see what policies did.
+    #[serde(default)]
+    pub echo: bool,
+}
+
+/// One route.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSpec {
+    /// Name used in logs and errors. Default: `METHODS path`.
+    pub name: Option<String>,
+    /// Hosts this route serves (`api.example.com`, `*.example.com`). Default: any.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Methods this route accepts. Default: any.
+    #[serde(default)]
+    pub methods: Vec<String>,
+    /// Path pattern: `/users/{id}`, catch-all `/files/{*rest}`.
+    pub path: String,
+    /// Request headers that must be present with these values.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Higher wins among routes with the same pattern. Default 0.
+    #[serde(default)]
+    pub priority: i32,
+    /// The upstream to forward to (by name).
+    pub upstream: String,
+    /// Largest request body for this route.
+    pub max_body_bytes: Option<ByteSize>,
+    /// Overrides the upstream's `timeout` for this route.
+    pub timeout: Option<DurationSpec>,
+    /// API versioning.
+    pub versioning: Option<VersioningSpec>,
+    /// Ordered policies; requests pass them in order, responses in reverse.
+    #[serde(default)]
+    pub policies: Vec<PolicySpec>,
+}
+
+/// One policy entry: a single key naming the kind, its settings as value,
+/// e.g. `- headers: { request: { add: { x-a: "1" } } }`.
+pub type PolicySpec = BTreeMap<String, serde_json::Value>;
+
+/// Where the API version is read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VersionSource {
+    /// A route path parameter, e.g. `/{version}/users`.
+    Path,
+    /// A request header (default `Api-Version`).
+    Header,
+    /// A query parameter (default `version`).
+    Query,
+    /// The `Accept` media type: `application/vnd.acme.v2+json` or `application/json; version=2`.
+    MediaType,
+}
+
+/// API versioning for a route.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VersioningSpec {
+    /// Where the version comes from.
+    pub from: VersionSource,
+    /// Path parameter, header or query parameter name.
+    pub name: Option<String>,
+    /// Version used when the request names none (not for `path`).
+    pub default: Option<String>,
+    /// The versions served.
+    pub versions: BTreeMap<String, VersionSpec>,
+}
+
+/// One API version.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VersionSpec {
+    /// Upstream for this version; default: the route's.
+    pub upstream: Option<String>,
+    /// Upstream path template for this version, with route parameters, e.g. `/v1/users/{id}`.
+    pub path: Option<String>,
+    /// When the version was (or will be) deprecated, RFC 3339 (`2026-01-31T00:00:00Z`) or a date.
+    /// Sends the `Deprecation` header.
+    pub deprecated: Option<String>,
+    /// When the version stops working, RFC 3339 or a date. Sends the `Sunset` header.
+    pub sunset: Option<String>,
+    /// Documentation of the deprecation (`Link: <...>; rel="deprecation"`).
+    pub link: Option<String>,
+    /// Answer 410 Gone.
+    #[serde(default)]
+    pub retired: bool,
+}

@@ -1,0 +1,130 @@
+//! The request path: limits → normalise → route → version → policies →
+//! upstream → policies in reverse.
+
+use http::{Request, Response, Uri, header};
+
+use super::ClientInfo;
+use super::forward::forward;
+use super::limits::{check_head, content_length};
+use crate::body::Body;
+use crate::config::GatewayConfig;
+use crate::env::Env;
+use crate::error::{GatewayError, RequestError, UpstreamError};
+use crate::normalize::normalize_path;
+use crate::policy::{Cx, Flow};
+
+/// Lower-case host without port, from the URI (HTTP/2) or `Host`.
+fn request_host<B>(req: &Request<B>) -> Option<String> {
+    let raw = match req.uri().authority() {
+        Some(a) => a.host().to_owned(),
+        None => {
+            let h = req.headers().get(header::HOST)?.to_str().ok()?;
+            match h.strip_prefix('[') {
+                Some(v6) => v6.split(']').next()?.to_owned(),
+                None => h.rsplit_once(':').map_or(h, |(host, _)| host).to_owned(),
+            }
+        }
+    };
+    Some(raw.trim_end_matches('.').to_ascii_lowercase())
+}
+
+fn with_path(uri: &Uri, path: &str) -> Result<Uri, GatewayError> {
+    let pq = match uri.query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_owned(),
+    };
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(pq.parse().map_err(|_| RequestError::BadPath("invalid path"))?);
+    Ok(Uri::from_parts(parts).map_err(|_| RequestError::BadPath("invalid path"))?)
+}
+
+pub(super) async fn process(
+    env: &Env,
+    cfg: &GatewayConfig,
+    mut req: Request<Body>,
+    client: ClientInfo,
+) -> Result<Response<Body>, GatewayError> {
+    check_head(&req, &cfg.server.limits)?;
+    let path = normalize_path(req.uri().path(), &cfg.server.path)?;
+    let host = request_host(&req);
+    let matched = cfg.router.find(host.as_deref(), req.method(), &path, req.headers())?;
+    let route = cfg
+        .routes
+        .get(matched.route)
+        .ok_or(GatewayError::Internal("route index out of range"))?;
+    if path != req.uri().path() {
+        *req.uri_mut() = with_path(req.uri(), &path)?;
+    }
+    if content_length(&req)?.is_some_and(|n| n > route.max_body) {
+        return Err(RequestError::BodyTooLarge { limit: route.max_body }.into());
+    }
+    let body = std::mem::take(req.body_mut());
+    *req.body_mut() = body.limited(route.max_body)?;
+
+    let client_ip = cfg.server.trusted_proxies.client_ip(client.peer, req.headers());
+    let version = match &route.versioning {
+        Some(v) => Some(v.select(&req, &matched.params)?),
+        None => None,
+    };
+    let mut cx = Cx {
+        env,
+        route: &route.name,
+        params: &matched.params,
+        client_ip,
+        version: version.map(|v| v.name.as_str()),
+        extensions: http::Extensions::new(),
+    };
+    if let Some(t) = version.and_then(|v| v.path.as_ref()) {
+        let p = t.render(&cx, req.headers());
+        *req.uri_mut() = with_path(req.uri(), &p)?;
+    }
+    let upstream = cfg
+        .upstreams
+        .get(version.and_then(|v| v.upstream).unwrap_or(route.upstream))
+        .ok_or(GatewayError::Internal("upstream index out of range"))?;
+
+    if route.buffer_request {
+        let body = std::mem::take(req.body_mut());
+        *req.body_mut() = Body::full(body.collect(route.max_body).await?);
+    }
+
+    let mut ran = 0;
+    let mut early = None;
+    for policy in &route.policies {
+        match policy.on_request(&mut req, &mut cx).await {
+            Ok(Flow::Continue) => ran += 1,
+            Ok(Flow::Respond(resp)) => {
+                early = Some(resp);
+                break;
+            }
+            Err(e) => {
+                early = Some(e.into_response());
+                break;
+            }
+        }
+    }
+    let mut resp = match early {
+        Some(r) => r,
+        None => forward(env, cfg, upstream, route.timeout, req, client, host.as_deref())
+            .await
+            .unwrap_or_else(GatewayError::into_response),
+    };
+    if route.buffer_response && !resp.body().is_buffered() {
+        let body = std::mem::take(resp.body_mut());
+        match body.collect(cfg.server.limits.max_body_bytes).await {
+            Ok(b) => *resp.body_mut() = Body::full(b),
+            Err(_) => resp = GatewayError::from(UpstreamError::Protocol(None)).into_response(),
+        }
+    }
+    for policy in route.policies[..ran].iter().rev() {
+        if let Err(e) = policy.on_response(&mut resp, &mut cx).await {
+            resp = e.into_response();
+        }
+    }
+    if let Some(v) = version {
+        for (k, val) in &v.headers {
+            resp.headers_mut().insert(k, val.clone());
+        }
+    }
+    Ok(resp)
+}

@@ -1,0 +1,31 @@
+//! Runtime-agnostic core of the gateway.
+//!
+//! The core owns everything that decides what happens to a request: config
+//! loading and validation, path normalisation, routing, API versioning, the
+//! policy pipeline, proxying rules and the error vocabulary. It reaches the
+//! world only through the traits in [`env`] and [`store`], so the same code
+//! runs on a self-hosted server, Cloudflare Workers, AWS Lambda and Spin.
+
+pub mod body;
+pub mod config;
+pub mod env;
+pub mod error;
+pub mod gateway;
+pub mod normalize;
+pub mod policy;
+pub mod proxy;
+mod router;
+pub mod store;
+mod upstream;
+mod version;
+
+#[cfg(test)]
+pub(crate) mod test_env;
+
+pub use body::{Body, BodyError};
+pub use config::{ConfigError, GatewayConfig};
+pub use env::{Clock, Deferred, Env, HttpClient, Rng, SendOptions, Sleep};
+pub use error::GatewayError;
+pub use gateway::{ClientInfo, Gateway};
+pub use policy::PolicyRegistry;
+pub use store::{KvStore, MemoryStore};

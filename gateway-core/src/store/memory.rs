@@ -1,0 +1,234 @@
+//! The embedded, bounded, TTL-aware in-memory store.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::{KvStore, StorageError};
+use crate::env::Clock;
+
+struct Entry {
+    value: Bytes,
+    /// Unix ms after which the entry is gone.
+    expires_at: Option<u64>,
+}
+
+/// An in-process store, bounded by entry count, that honours TTLs.
+///
+/// When full it first drops expired entries, then those that expire soonest.
+pub struct MemoryStore {
+    clock: Arc<dyn Clock>,
+    max_entries: usize,
+    map: Mutex<HashMap<String, Entry>>,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("max_entries", &self.max_entries)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MemoryStore {
+    /// A store holding at most `max_entries` keys.
+    pub fn new(clock: Arc<dyn Clock>, max_entries: usize) -> Self {
+        Self {
+            clock,
+            max_entries: max_entries.max(1),
+            map: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Number of live and not yet purged entries.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether the store holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
+        // A panic while holding the lock cannot leave an entry half-written.
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn expiry(&self, now: u64, ttl: Option<Duration>) -> Option<u64> {
+        ttl.map(|t| now.saturating_add(u64::try_from(t.as_millis()).unwrap_or(u64::MAX)))
+    }
+
+    fn live<'m>(map: &'m HashMap<String, Entry>, key: &str, now: u64) -> Option<&'m Entry> {
+        map.get(key).filter(|e| e.expires_at.is_none_or(|t| t > now))
+    }
+
+    /// Makes room for one more key.
+    fn make_room(&self, map: &mut HashMap<String, Entry>, now: u64) {
+        if map.len() < self.max_entries {
+            return;
+        }
+        map.retain(|_, e| e.expires_at.is_none_or(|t| t > now));
+        if map.len() < self.max_entries {
+            return;
+        }
+        // Evict an eighth of the entries, soonest-expiring first.
+        let mut by_expiry: Vec<(u64, String)> = map
+            .iter()
+            .map(|(k, e)| (e.expires_at.unwrap_or(u64::MAX), k.clone()))
+            .collect();
+        by_expiry.sort_unstable();
+        let n = (self.max_entries / 8).max(1);
+        for (_, k) in by_expiry.into_iter().take(n) {
+            map.remove(&k);
+        }
+    }
+
+    fn insert(&self, map: &mut HashMap<String, Entry>, key: &str, entry: Entry, now: u64) {
+        if !map.contains_key(key) {
+            self.make_room(map, now);
+        }
+        map.insert(key.to_owned(), entry);
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+impl KvStore for MemoryStore {
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, StorageError> {
+        let now = self.clock.now_ms();
+        Ok(Self::live(&self.lock(), key, now).map(|e| e.value.clone()))
+    }
+
+    async fn put(&self, key: &str, value: Bytes, ttl: Option<Duration>) -> Result<(), StorageError> {
+        let now = self.clock.now_ms();
+        let entry = Entry {
+            value,
+            expires_at: self.expiry(now, ttl),
+        };
+        self.insert(&mut self.lock(), key, entry, now);
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool, StorageError> {
+        let now = self.clock.now_ms();
+        let removed = self.lock().remove(key);
+        Ok(removed.is_some_and(|e| e.expires_at.is_none_or(|t| t > now)))
+    }
+
+    async fn incr(&self, key: &str, delta: i64, ttl: Option<Duration>) -> Result<i64, StorageError> {
+        let now = self.clock.now_ms();
+        let mut map = self.lock();
+        let (current, expires_at) = match Self::live(&map, key, now) {
+            Some(e) => {
+                let n = std::str::from_utf8(&e.value)
+                    .ok()
+                    .and_then(|s| s.parse::<i64>().ok())
+                    .ok_or_else(|| StorageError::WrongType { key: key.to_owned() })?;
+                (n, e.expires_at)
+            }
+            None => (0, self.expiry(now, ttl)),
+        };
+        let next = current.saturating_add(delta);
+        let entry = Entry {
+            value: Bytes::from(next.to_string()),
+            expires_at,
+        };
+        self.insert(&mut map, key, entry, now);
+        Ok(next)
+    }
+
+    async fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Bytes,
+        ttl: Option<Duration>,
+    ) -> Result<bool, StorageError> {
+        let now = self.clock.now_ms();
+        let mut map = self.lock();
+        let current = Self::live(&map, key, now).map(|e| &e.value[..]);
+        if current != expected {
+            return Ok(false);
+        }
+        let entry = Entry {
+            value: new,
+            expires_at: self.expiry(now, ttl),
+        };
+        self.insert(&mut map, key, entry, now);
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_env::ManualClock;
+    use futures_executor::block_on;
+
+    fn store(max: usize) -> (Arc<ManualClock>, MemoryStore) {
+        let clock = Arc::new(ManualClock::new(1_000));
+        (clock.clone(), MemoryStore::new(clock, max))
+    }
+
+    #[test]
+    fn ttl_expires_entries() {
+        let (clock, s) = store(10);
+        block_on(s.put("k", Bytes::from("v"), Some(Duration::from_millis(500)))).expect("put");
+        assert_eq!(block_on(s.get("k")).expect("get"), Some(Bytes::from("v")));
+        clock.advance(Duration::from_millis(500));
+        assert_eq!(block_on(s.get("k")).expect("get"), None);
+    }
+
+    #[test]
+    fn incr_keeps_first_ttl_and_counts() {
+        let (clock, s) = store(10);
+        let ttl = Some(Duration::from_secs(1));
+        assert_eq!(block_on(s.incr("c", 1, ttl)).expect("incr"), 1);
+        clock.advance(Duration::from_millis(600));
+        assert_eq!(block_on(s.incr("c", 2, ttl)).expect("incr"), 3);
+        clock.advance(Duration::from_millis(400));
+        assert_eq!(block_on(s.incr("c", 1, ttl)).expect("incr"), 1, "window restarted");
+    }
+
+    #[test]
+    fn incr_on_non_integer_is_wrong_type() {
+        let (_, s) = store(10);
+        block_on(s.put("k", Bytes::from("x"), None)).expect("put");
+        assert!(matches!(block_on(s.incr("k", 1, None)), Err(StorageError::WrongType { .. })));
+    }
+
+    #[test]
+    fn compare_and_swap_checks_current_value() {
+        let (_, s) = store(10);
+        assert!(block_on(s.compare_and_swap("k", None, Bytes::from("a"), None)).expect("cas"));
+        assert!(!block_on(s.compare_and_swap("k", None, Bytes::from("b"), None)).expect("cas"));
+        assert!(!block_on(s.compare_and_swap("k", Some(b"x"), Bytes::from("b"), None)).expect("cas"));
+        assert!(block_on(s.compare_and_swap("k", Some(b"a"), Bytes::from("b"), None)).expect("cas"));
+        assert_eq!(block_on(s.get("k")).expect("get"), Some(Bytes::from("b")));
+    }
+
+    #[test]
+    fn bounded_evicts_soonest_expiring_first() {
+        let (_, s) = store(8);
+        for i in 0..8 {
+            let ttl = Duration::from_secs(100 + i);
+            block_on(s.put(&format!("k{i}"), Bytes::from("v"), Some(ttl))).expect("put");
+        }
+        block_on(s.put("new", Bytes::from("v"), None)).expect("put");
+        assert!(s.len() <= 8);
+        assert_eq!(block_on(s.get("k0")).expect("get"), None, "soonest to expire went first");
+        assert!(block_on(s.get("k7")).expect("get").is_some());
+        assert!(block_on(s.get("new")).expect("get").is_some());
+    }
+
+    #[test]
+    fn delete_reports_presence() {
+        let (_, s) = store(4);
+        block_on(s.put("k", Bytes::from("v"), None)).expect("put");
+        assert!(block_on(s.delete("k")).expect("delete"));
+        assert!(!block_on(s.delete("k")).expect("delete"));
+    }
+}
