@@ -1,1 +1,135 @@
-//! Local target.
+//! The self-hosted gateway: hyper + tokio around `gateway-core`.
+//!
+//! This crate only adapts: it converts hyper types to `http` types,
+//! implements the core's environment traits on tokio, and runs listeners.
+
+pub mod body;
+pub mod client;
+pub mod env;
+pub mod head_timeout;
+pub mod reload;
+pub mod server;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use gateway_core::config::{ConfigProblem, StoreConfig};
+use gateway_core::{ConfigError, Gateway, GatewayConfig, KvStore, MemoryStore, PolicyRegistry};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Entries the embedded store keeps at most.
+const MEMORY_STORE_ENTRIES: usize = 100_000;
+
+/// The default listen address when neither flag nor config gives one.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// Reads and validates a config file.
+pub fn load_config(path: &Path) -> Result<GatewayConfig, ConfigError> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: name.clone(),
+        problems: vec![ConfigProblem::new("", format!("cannot read the file: {e}"))],
+    })?;
+    gateway_core::config::load_file_text(&name, &text, &PolicyRegistry::builtin())
+}
+
+/// Connects the configured state store.
+pub async fn build_store(cfg: &GatewayConfig) -> anyhow::Result<Arc<dyn KvStore>> {
+    Ok(match &cfg.store {
+        StoreConfig::Memory => Arc::new(MemoryStore::new(Arc::new(env::SystemClock), MEMORY_STORE_ENTRIES)),
+        StoreConfig::Redis { url } => Arc::new(
+            gateway_store_redis::RedisStore::connect(url, "gw:")
+                .await
+                .context("connecting the Redis store")?,
+        ),
+    })
+}
+
+/// How to start a server.
+#[derive(Debug, Clone)]
+pub struct StartOptions {
+    /// The config file.
+    pub config: PathBuf,
+    /// Overrides `server.listen`.
+    pub listen: Option<SocketAddr>,
+    /// Reload when the file changes.
+    pub watch: bool,
+}
+
+/// A server running in the background.
+pub struct RunningServer {
+    addr: SocketAddr,
+    gateway: Gateway,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+    _watcher: Option<notify::RecommendedWatcher>,
+}
+
+impl std::fmt::Debug for RunningServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningServer").field("addr", &self.addr).finish_non_exhaustive()
+    }
+}
+
+impl RunningServer {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The gateway being served.
+    pub fn gateway(&self) -> &Gateway {
+        &self.gateway
+    }
+
+    /// Stops accepting, drains in-flight requests and returns when done.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+    }
+
+    /// A handle that can trigger shutdown from elsewhere.
+    pub fn shutdown_handle(&self) -> watch::Sender<bool> {
+        self.shutdown.clone()
+    }
+
+    /// Waits until the server stops.
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+/// Loads the config, connects the store, binds and serves in the background.
+pub async fn start(opts: StartOptions) -> anyhow::Result<RunningServer> {
+    let cfg = load_config(&opts.config)?;
+    let listen = match opts.listen.or(cfg.server.listen) {
+        Some(a) => a,
+        None => DEFAULT_LISTEN.parse().context("default listen address")?,
+    };
+    let tls = cfg.server.tls.as_ref().map(tls::acceptor).transpose()?;
+    let settings = server::ListenerSettings::from_config(&cfg);
+    let store = build_store(&cfg).await?;
+    let env = env::tokio_env(store, Arc::new(client::HyperClient::default()));
+    let gateway = Gateway::new(cfg, env);
+    let listener = TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+    let addr = listener.local_addr()?;
+    let watcher = if opts.watch {
+        Some(reload::watch(opts.config.clone(), gateway.clone()).context("watching the config file")?)
+    } else {
+        None
+    };
+    let (tx, rx) = watch::channel(false);
+    let task = tokio::spawn(server::serve(listener, tls, gateway.clone(), settings, rx));
+    Ok(RunningServer {
+        addr,
+        gateway,
+        shutdown: tx,
+        task,
+        _watcher: watcher,
+    })
+}

@@ -1,1 +1,134 @@
-fn main() {}
+//! `local`: run the gateway on this machine, or check config files.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use gateway_core::PolicyRegistry;
+use gateway_local::{StartOptions, load_config, reload, start};
+
+/// The API gateway, self-hosted.
+#[derive(Debug, Parser)]
+#[command(name = "local", version)]
+struct Cli {
+    /// Config file (YAML or JSON).
+    #[arg(long, short, default_value = "gateway.yaml", global = true)]
+    config: PathBuf,
+    /// Listen address; overrides `server.listen`.
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Do not reload when the config file changes.
+    #[arg(long)]
+    no_watch: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a config file; exit 1 and list every problem if it is invalid.
+    Validate {
+        /// The file to check.
+        file: PathBuf,
+    },
+    /// Print the routes of a config file and their policies.
+    Routes {
+        /// The file to read.
+        file: PathBuf,
+    },
+    /// Print the JSON Schema of the config file format.
+    Schema,
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GATEWAY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = cli.config.clone();
+    let server = start(StartOptions {
+        config: config.clone(),
+        listen: cli.listen,
+        watch: !cli.no_watch,
+    })
+    .await?;
+    tracing::info!(addr = %server.addr(), config = %config.display(), "gateway listening");
+    let shutdown = server.shutdown_handle();
+    let gateway = server.gateway().clone();
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut term), Ok(mut hup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
+                return;
+            };
+            loop {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => break,
+                    _ = term.recv() => break,
+                    _ = hup.recv() => { reload::reload_now(&config, &gateway); }
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        let _ = shutdown.send(true);
+    });
+    server.wait().await;
+    tracing::info!("gateway stopped");
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match &cli.command {
+        Some(Command::Validate { file }) => match load_config(file) {
+            Ok(cfg) => {
+                println!("{}: ok ({} routes)", file.display(), cfg.routes().len());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        },
+        Some(Command::Routes { file }) => match load_config(file) {
+            Ok(cfg) => {
+                println!("{:<32} {:<20} POLICIES", "ROUTE", "UPSTREAM");
+                for r in cfg.routes() {
+                    println!("{:<32} {:<20} {}", r.name, r.upstream, r.policies.join(", "));
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        },
+        Some(Command::Schema) => {
+            let schema = gateway_core::config::json_schema(&PolicyRegistry::builtin());
+            println!("{}", serde_json::to_string_pretty(&schema).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        None => {
+            init_logging();
+            let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match rt.block_on(run(cli)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
