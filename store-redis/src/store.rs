@@ -5,7 +5,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use gateway_core::KvStore;
 use gateway_core::store::StorageError;
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::error::storage_error;
 use crate::script::Scripts;
@@ -15,6 +15,9 @@ use crate::script::Scripts;
 /// Redis rejects expiry times that overflow when added to its clock, so
 /// longer TTLs are shortened to this.
 const MAX_TTL_MS: u64 = 1 << 62;
+
+/// Connection attempts after the first before a (re)connect fails.
+const RECONNECT_RETRIES: usize = 3;
 
 /// A [`KvStore`] on a Redis server, shared by every gateway instance that
 /// uses the same server and prefix.
@@ -50,14 +53,14 @@ impl RedisStore {
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, StorageError> {
         let client = redis::Client::open(url).map_err(|e| storage_error("connect", &e))?;
         let conn = client
-            .get_connection_manager()
+            .get_connection_manager_with_config(manager_config())
             .await
             .map_err(|e| storage_error("connect", &e))?;
         Ok(Self::from_manager(conn, prefix))
     }
 
     /// Uses an existing connection, for callers that tune its timeouts and
-    /// retries with [`redis::aio::ConnectionManagerConfig`].
+    /// retries with [`ConnectionManagerConfig`] themselves.
     pub fn from_manager(conn: ConnectionManager, prefix: &str) -> Self {
         let namespace = if prefix.is_empty() {
             String::new()
@@ -82,10 +85,24 @@ impl RedisStore {
     }
 }
 
+/// Reconnection settings for [`RedisStore::connect`].
+///
+/// Commands issued while the connection is down wait for the reconnect, so
+/// it gives up after under a second of retries (plus the library's 1 s
+/// connect timeout per attempt) and lets the caller fail the request; the
+/// next command tries again. Responses time out after the library's 500 ms.
+fn manager_config() -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_number_of_retries(RECONNECT_RETRIES)
+        .set_max_delay(Duration::from_millis(500))
+}
+
 /// `ttl` in whole ms (truncated, as the in-memory store does), capped at
 /// [`MAX_TTL_MS`]. Zero means already expired.
 fn ttl_ms(ttl: Duration) -> u64 {
-    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).min(MAX_TTL_MS)
+    u64::try_from(ttl.as_millis())
+        .unwrap_or(u64::MAX)
+        .min(MAX_TTL_MS)
 }
 
 /// The TTL as a script argument: `""` for none, else ms.
@@ -121,7 +138,12 @@ impl KvStore for RedisStore {
             .map_err(|e| storage_error("get", &e))
     }
 
-    async fn put(&self, key: &str, value: Bytes, ttl: Option<Duration>) -> Result<(), StorageError> {
+    async fn put(
+        &self,
+        key: &str,
+        value: Bytes,
+        ttl: Option<Duration>,
+    ) -> Result<(), StorageError> {
         put_cmd(&self.key(key), &value, ttl)
             .query_async::<()>(&mut self.conn())
             .await
@@ -137,7 +159,12 @@ impl KvStore for RedisStore {
         Ok(removed > 0)
     }
 
-    async fn incr(&self, key: &str, delta: i64, ttl: Option<Duration>) -> Result<i64, StorageError> {
+    async fn incr(
+        &self,
+        key: &str,
+        delta: i64,
+        ttl: Option<Duration>,
+    ) -> Result<i64, StorageError> {
         let value: Option<i64> = self
             .scripts
             .incr
@@ -147,7 +174,9 @@ impl KvStore for RedisStore {
             .invoke_async(&mut self.conn())
             .await
             .map_err(|e| storage_error("incr", &e))?;
-        value.ok_or_else(|| StorageError::WrongType { key: key.to_owned() })
+        value.ok_or_else(|| StorageError::WrongType {
+            key: key.to_owned(),
+        })
     }
 
     async fn compare_and_swap(
@@ -189,9 +218,9 @@ mod tests {
     fn put_with_zero_ttl_deletes() {
         let args = |cmd: &redis::Cmd| -> Vec<Vec<u8>> {
             cmd.args_iter()
-                .map(|a| match a {
-                    redis::Arg::Simple(b) => b.to_vec(),
-                    redis::Arg::Cursor => Vec::new(),
+                .filter_map(|a| match a {
+                    redis::Arg::Simple(b) => Some(b.to_vec()),
+                    _ => None,
                 })
                 .collect()
         };

@@ -21,6 +21,9 @@ struct Cli {
     /// Do not reload when the config file changes.
     #[arg(long)]
     no_watch: bool,
+    /// Worker threads (default: one per core).
+    #[arg(long, env = "GATEWAY_WORKERS")]
+    workers: Option<usize>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -115,7 +118,11 @@ fn main() -> ExitCode {
         }
         None => {
             init_logging();
-            let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            if let Some(n) = cli.workers {
+                builder.worker_threads(n.max(1));
+            }
+            let rt = match builder.enable_all().build() {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("cannot start the runtime: {e}");

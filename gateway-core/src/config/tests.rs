@@ -1,0 +1,188 @@
+use super::*;
+use crate::policy::PolicyRegistry;
+
+fn load(text: &str) -> Result<GatewayConfig, ConfigError> {
+    load_file_text("gw.yaml", text, &PolicyRegistry::builtin())
+}
+
+fn problems(text: &str) -> Vec<String> {
+    match load(text) {
+        Ok(_) => panic!("config should be refused:\n{text}"),
+        Err(e) => {
+            assert_eq!(e.file, "gw.yaml");
+            e.to_string().lines().map(str::to_owned).collect()
+        }
+    }
+}
+
+const UPSTREAMS: &str = "upstreams:\n  a: { url: http://127.0.0.1:9000 }\n";
+
+#[test]
+fn minimal_config_loads() {
+    let cfg = load(&format!("version: 1\n{UPSTREAMS}routes:\n  - {{ path: /x, upstream: a }}\n")).expect("valid");
+    assert_eq!(cfg.routes().len(), 1);
+    assert_eq!(cfg.routes()[0].name, "/x");
+    assert_eq!(cfg.store, StoreConfig::Memory);
+}
+
+#[test]
+fn json_is_accepted() {
+    let text = r#"{"version": 1, "upstreams": {"a": {"mock": {"body": "hi"}}}, "routes": [{"path": "/", "upstream": "a"}]}"#;
+    assert!(load_file_text("gw.json", text, &PolicyRegistry::builtin()).is_ok());
+}
+
+#[test]
+fn malformed_yaml_names_the_file() {
+    let err = load("version: 1\nroutes: [ {path: /x\n").expect_err("bad");
+    assert_eq!(err.problems.len(), 1);
+    let first = err.to_string();
+    assert!(first.starts_with("gw.yaml: invalid YAML"), "{first}");
+    assert!(first.contains("line 2 column 11: unclosed bracket"), "{first}");
+}
+
+#[test]
+fn malformed_json_gives_line_and_column() {
+    let err = load_file_text("gw.json", "{\"version\": 1,,}", &PolicyRegistry::builtin()).expect_err("bad");
+    assert!(err.to_string().contains("gw.json: invalid JSON at line 1 column"), "{err}");
+}
+
+#[test]
+fn unknown_field_is_named_with_its_path() {
+    let p = problems(&format!("version: 1\n{UPSTREAMS}routes:\n  - {{ path: /x, upstream: a, polices: [] }}\n"));
+    assert_eq!(p.len(), 1);
+    assert!(p[0].starts_with("gw.yaml: routes[0]"), "{p:?}");
+    assert!(p[0].contains("unknown field `polices`"), "{p:?}");
+}
+
+#[test]
+fn wrong_type_is_named_with_its_path() {
+    let p = problems("version: 1\nserver:\n  limits:\n    max_header_count: lots\n");
+    assert!(p[0].starts_with("gw.yaml: server.limits.max_header_count:"), "{p:?}");
+}
+
+#[test]
+fn bad_duration_says_why() {
+    let p = problems("version: 1\nupstreams:\n  a: { url: http://x, timeout: 3 days }\n");
+    assert!(p[0].contains("upstreams.a.timeout"), "{p:?}");
+    assert!(p[0].contains("invalid duration `3 days`"), "{p:?}");
+}
+
+#[test]
+fn undefined_upstream_lists_known_ones() {
+    let p = problems(&format!("version: 1\n{UPSTREAMS}routes:\n  - {{ path: /x, upstream: nope }}\n"));
+    assert_eq!(p, vec!["gw.yaml: routes[0].upstream: unknown upstream `nope`; defined upstreams: a"]);
+}
+
+#[test]
+fn duplicate_route_points_at_the_first() {
+    let p = problems(&format!(
+        "version: 1\n{UPSTREAMS}routes:\n  - {{ path: /x, methods: [GET], upstream: a }}\n  - {{ path: /x, methods: [get, post], upstream: a }}\n"
+    ));
+    assert_eq!(p.len(), 1);
+    assert!(p[0].starts_with("gw.yaml: routes[1].path: duplicate route: routes[0]"), "{p:?}");
+    assert!(p[0].contains("method GET"), "{p:?}");
+}
+
+#[test]
+fn conflicting_patterns_are_reported() {
+    let p = problems(&format!(
+        "version: 1\n{UPSTREAMS}routes:\n  - {{ path: '/x/{{a}}', upstream: a }}\n  - {{ path: '/x/{{b}}', upstream: a }}\n"
+    ));
+    assert!(p[0].starts_with("gw.yaml: routes[1].path:"), "{p:?}");
+}
+
+#[test]
+fn several_problems_are_reported_at_once() {
+    let text = r#"
+version: 2
+server:
+  listen: not-an-address
+  trusted_proxies: [10.0.0.0/99]
+upstreams:
+  a: { url: ftp://x }
+  b: {}
+  c: { mock: { status: 99 } }
+routes:
+  - { path: x, upstream: a, methods: [G ET] }
+  - path: /y
+    upstream: missing
+    policies:
+      - headers: { request: { set: { "bad name": v } } }
+      - nosuch: {}
+      - { headers: {}, rewrite: {} }
+  - { path: /z, upstream: b, hosts: ["bad host"] }
+"#;
+    let p = problems(text);
+    let expect = [
+        "gw.yaml: version: unsupported config version 2",
+        "gw.yaml: server.listen: `not-an-address` is not an address",
+        "gw.yaml: server.trusted_proxies[0]: `10.0.0.0/99` is not an IP address or CIDR network",
+        "gw.yaml: upstreams.a.url: unsupported scheme `ftp`",
+        "gw.yaml: upstreams.b: an upstream needs `url`",
+        "gw.yaml: upstreams.c.mock.status: not a valid HTTP status",
+        "gw.yaml: routes[0].path: a path starts with `/`",
+        "gw.yaml: routes[0].methods[0]: `G ET` is not an HTTP method",
+        "gw.yaml: routes[1].upstream: unknown upstream `missing`",
+        "gw.yaml: routes[1].policies[0].headers.request.set.bad name: `bad name` is not a valid header name",
+        "gw.yaml: routes[1].policies[1]: unknown policy `nosuch`; known policies: deny, headers, request_size, rewrite",
+        "gw.yaml: routes[1].policies[2]: a policy entry must have exactly one key",
+        "gw.yaml: routes[2].hosts[0]: `bad host` is not a host name",
+    ];
+    for e in expect {
+        assert!(p.iter().any(|l| l.starts_with(e)), "missing `{e}` in:\n{}", p.join("\n"));
+    }
+}
+
+#[test]
+fn policy_settings_errors_have_full_paths() {
+    let p = problems(&format!(
+        "version: 1\n{UPSTREAMS}routes:\n  - path: /x/{{id}}\n    upstream: a\n    policies:\n      - rewrite: {{ path: '/y/{{nope}}' }}\n      - request_size: {{ max_bytes: huge }}\n      - deny: {{ status: 500 }}\n"
+    ));
+    let all = p.join("\n");
+    assert!(all.contains("routes[0].policies[0].rewrite.path: unknown variable `{nope}`"), "{all}");
+    assert!(all.contains("routes[0].policies[1].request_size.max_bytes: invalid size `huge`"), "{all}");
+    assert!(all.contains("routes[0].policies[2].deny.status: must be a 4xx status"), "{all}");
+}
+
+#[test]
+fn versioning_is_validated() {
+    let p = problems(&format!(
+        "version: 1\n{UPSTREAMS}routes:\n  - path: /x\n    upstream: a\n    versioning:\n      from: path\n      versions:\n        v1: {{ upstream: zz, sunset: tomorrow }}\n"
+    ));
+    let all = p.join("\n");
+    assert!(all.contains("routes[0].versioning.name: the route path has no `{version}` parameter"), "{all}");
+    assert!(all.contains("routes[0].versioning.versions.v1.upstream: unknown upstream `zz`"), "{all}");
+    assert!(all.contains("routes[0].versioning.versions.v1.sunset: `tomorrow` is not a date"), "{all}");
+}
+
+#[test]
+fn store_urls_are_checked_without_leaking_credentials() {
+    let p = problems("version: 1\nstore: mysql://user:secret@db/x\n");
+    assert!(p[0].contains("store"), "{p:?}");
+    assert!(!p[0].contains("secret"), "{p:?}");
+    let cfg = load("version: 1\nstore: redis://127.0.0.1:6379/0\n").expect("valid");
+    assert_eq!(cfg.store, StoreConfig::Redis { url: "redis://127.0.0.1:6379/0".into() });
+}
+
+#[test]
+fn limits_have_defaults_and_overrides() {
+    let cfg = load("version: 1\nserver:\n  limits: { max_body_bytes: 2MiB, header_read_timeout: 2s }\n").expect("valid");
+    assert_eq!(cfg.server.limits.max_body_bytes, 2 * 1024 * 1024);
+    assert_eq!(cfg.server.limits.header_read_timeout, std::time::Duration::from_secs(2));
+    assert_eq!(cfg.server.limits.max_header_count, Limits::default().max_header_count);
+}
+
+#[test]
+fn committed_schema_is_current() {
+    let generated = json_schema(&PolicyRegistry::builtin());
+    let committed: serde_json::Value =
+        serde_json::from_str(include_str!("../../../schema/gateway.schema.json")).expect("committed schema is JSON");
+    assert_eq!(generated, committed, "run `cargo run -p local -- schema > schema/gateway.schema.json`");
+}
+
+#[test]
+fn schema_lists_policy_kinds() {
+    let s = json_schema(&PolicyRegistry::builtin());
+    let kinds = s.pointer("/$defs/RouteSpec/properties/policies/items/oneOf").expect("policy oneOf");
+    assert_eq!(kinds.as_array().map(Vec::len), Some(4));
+}
