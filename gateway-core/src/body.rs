@@ -119,6 +119,15 @@ impl Body {
         }
     }
 
+    /// The bytes of a buffered body; `None` while streaming.
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match &self.inner {
+            Inner::Empty => Some(&[]),
+            Inner::Full(b) => Some(b.as_deref().unwrap_or_default()),
+            Inner::Stream(_) => None,
+        }
+    }
+
     /// Whether the body is buffered (or empty) rather than streaming.
     pub fn is_buffered(&self) -> bool {
         !matches!(self.inner, Inner::Stream(_))
@@ -238,8 +247,10 @@ mod tests {
     use futures_util::stream;
 
     fn chunks(parts: &[&'static str]) -> Body {
-        let items: Vec<Result<Bytes, BodyError>> =
-            parts.iter().map(|p| Ok(Bytes::from_static(p.as_bytes()))).collect();
+        let items: Vec<Result<Bytes, BodyError>> = parts
+            .iter()
+            .map(|p| Ok(Bytes::from_static(p.as_bytes())))
+            .collect();
         Body::from_stream(stream::iter(items))
     }
 
@@ -263,7 +274,11 @@ mod tests {
 
     #[test]
     fn tighter_limit_wins() {
-        let body = chunks(&["abc"]).limited(10).expect("stream").limited(2).expect("stream");
+        let body = chunks(&["abc"])
+            .limited(10)
+            .expect("stream")
+            .limited(2)
+            .expect("stream");
         assert!(block_on(body.collect(100)).is_err());
     }
 }

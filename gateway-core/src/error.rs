@@ -221,8 +221,18 @@ impl GatewayError {
         use StatusCode as S;
         match self {
             Self::Request(e) => match e {
-                RequestError::BadPath(why) => (S::BAD_REQUEST, "invalid-path", "Invalid request path", Some((*why).to_owned())),
-                RequestError::UriTooLong => (S::URI_TOO_LONG, "uri-too-long", "Request target too long", None),
+                RequestError::BadPath(why) => (
+                    S::BAD_REQUEST,
+                    "invalid-path",
+                    "Invalid request path",
+                    Some((*why).to_owned()),
+                ),
+                RequestError::UriTooLong => (
+                    S::URI_TOO_LONG,
+                    "uri-too-long",
+                    "Request target too long",
+                    None,
+                ),
                 RequestError::HeadersTooLarge => (
                     S::REQUEST_HEADER_FIELDS_TOO_LARGE,
                     "headers-too-large",
@@ -235,12 +245,32 @@ impl GatewayError {
                     "Request body too large",
                     Some(format!("The request body must not exceed {limit} bytes.")),
                 ),
-                RequestError::Timeout => (S::REQUEST_TIMEOUT, "request-timeout", "Request timeout", None),
-                RequestError::BodyRead => (S::BAD_REQUEST, "body-unreadable", "Request body could not be read", None),
-                RequestError::Malformed(why) => (S::BAD_REQUEST, "malformed-request", "Malformed request", Some((*why).to_owned())),
+                RequestError::Timeout => (
+                    S::REQUEST_TIMEOUT,
+                    "request-timeout",
+                    "Request timeout",
+                    None,
+                ),
+                RequestError::BodyRead => (
+                    S::BAD_REQUEST,
+                    "body-unreadable",
+                    "Request body could not be read",
+                    None,
+                ),
+                RequestError::Malformed(why) => (
+                    S::BAD_REQUEST,
+                    "malformed-request",
+                    "Malformed request",
+                    Some((*why).to_owned()),
+                ),
             },
             Self::Route(e) => match e {
-                RouteError::NotFound => (S::NOT_FOUND, "route-not-found", "No route matches the request", None),
+                RouteError::NotFound => (
+                    S::NOT_FOUND,
+                    "route-not-found",
+                    "No route matches the request",
+                    None,
+                ),
                 RouteError::MethodNotAllowed { .. } => (
                     S::METHOD_NOT_ALLOWED,
                     "method-not-allowed",
@@ -261,7 +291,12 @@ impl GatewayError {
                 ),
             },
             Self::Upstream(e) => match e {
-                UpstreamError::Timeout => (S::GATEWAY_TIMEOUT, "upstream-timeout", "Upstream timed out", None),
+                UpstreamError::Timeout => (
+                    S::GATEWAY_TIMEOUT,
+                    "upstream-timeout",
+                    "Upstream timed out",
+                    None,
+                ),
                 UpstreamError::Unavailable => (
                     S::SERVICE_UNAVAILABLE,
                     "upstream-unavailable",
@@ -277,7 +312,12 @@ impl GatewayError {
                 "Gateway state unavailable",
                 None,
             ),
-            Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal", "Internal gateway error", None),
+            Self::Internal(_) => (
+                S::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal gateway error",
+                None,
+            ),
         }
     }
 
@@ -346,7 +386,10 @@ mod tests {
         .into_response();
         assert_eq!(resp.status(), 405);
         assert_eq!(resp.headers()[header::ALLOW], "GET, HEAD");
-        assert_eq!(resp.headers()[header::CONTENT_TYPE], "application/problem+json");
+        assert_eq!(
+            resp.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
         let v = body_json(resp);
         assert_eq!(v["status"], 405);
         assert_eq!(v["type"], "urn:gateway:problem:method-not-allowed");
@@ -374,10 +417,16 @@ mod tests {
     fn statuses_by_kind() {
         assert_eq!(GatewayError::from(UpstreamError::Timeout).status(), 504);
         assert_eq!(GatewayError::from(UpstreamError::Unavailable).status(), 503);
-        assert_eq!(GatewayError::from(RequestError::HeadersTooLarge).status(), 431);
+        assert_eq!(
+            GatewayError::from(RequestError::HeadersTooLarge).status(),
+            431
+        );
         assert_eq!(GatewayError::from(RequestError::UriTooLong).status(), 414);
         assert_eq!(
-            GatewayError::from(RouteError::Retired { version: "v1".into() }).status(),
+            GatewayError::from(RouteError::Retired {
+                version: "v1".into()
+            })
+            .status(),
             410
         );
     }

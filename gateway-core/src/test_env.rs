@@ -51,7 +51,11 @@ impl Deferred for Drop_ {
 struct NoHttp;
 #[async_trait::async_trait]
 impl HttpClient for NoHttp {
-    async fn send(&self, _r: http::Request<Body>, _o: SendOptions) -> Result<http::Response<Body>, UpstreamError> {
+    async fn send(
+        &self,
+        _r: http::Request<Body>,
+        _o: SendOptions,
+    ) -> Result<http::Response<Body>, UpstreamError> {
         Err(UpstreamError::Connect(None))
     }
 }

@@ -23,7 +23,10 @@ impl ManualClock {
 
     /// Moves the clock forward.
     pub fn advance(&self, d: Duration) {
-        self.0.fetch_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX), Ordering::SeqCst);
+        self.0.fetch_add(
+            u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
+            Ordering::SeqCst,
+        );
     }
 }
 
@@ -88,7 +91,10 @@ pub struct MockHttpClient {
 impl MockHttpClient {
     /// Queues the next answer.
     pub fn push(&self, answer: Result<http::Response<Body>, UpstreamError>) {
-        self.answers.lock().unwrap_or_else(|p| p.into_inner()).push_back(answer);
+        self.answers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push_back(answer);
     }
 
     /// Request heads received so far.
@@ -151,5 +157,10 @@ pub fn test_env(max_entries: usize) -> TestEnv {
         http: http.clone(),
         deferred: deferred.clone(),
     };
-    TestEnv { env, clock, http, deferred }
+    TestEnv {
+        env,
+        clock,
+        http,
+        deferred,
+    }
 }

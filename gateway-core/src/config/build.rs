@@ -9,7 +9,9 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 
 use super::error::{ConfigError, Problems};
 use super::model::{GatewayConfig, Limits, Route, ServerConfig, StoreConfig, TlsFiles};
-use super::spec::{GatewaySpec, MockSpec, RouteSpec, ServerSpec, UpstreamSpec, VersionSource, VersioningSpec};
+use super::spec::{
+    GatewaySpec, MockSpec, RouteSpec, ServerSpec, UpstreamSpec, VersionSource, VersioningSpec,
+};
 use crate::normalize::PathConfig;
 use crate::policy::template::Template;
 use crate::policy::{BuildCx, PolicyRegistry};
@@ -30,16 +32,30 @@ impl GatewayConfig {
     ) -> Result<Self, ConfigError> {
         let mut p = Problems::default();
         if spec.version != 1 {
-            p.push("version", format!("unsupported config version {}; this gateway reads version 1", spec.version));
+            p.push(
+                "version",
+                format!(
+                    "unsupported config version {}; this gateway reads version 1",
+                    spec.version
+                ),
+            );
         }
         let server = build_server(&spec.server, &mut p);
         let store = match spec.store.as_deref() {
             None | Some("memory") => StoreConfig::Memory,
             Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
-                StoreConfig::Redis { url: url.to_owned() }
+                StoreConfig::Redis {
+                    url: url.to_owned(),
+                }
             }
             Some(other) => {
-                p.push("store", format!("`{}` is not a store: use `memory` or a redis:// URL", redact_url(other)));
+                p.push(
+                    "store",
+                    format!(
+                        "`{}` is not a store: use `memory` or a redis:// URL",
+                        redact_url(other)
+                    ),
+                );
                 StoreConfig::Memory
             }
         };
@@ -56,12 +72,26 @@ impl GatewayConfig {
         let mut names: HashMap<String, usize> = HashMap::new();
         for (i, r) in spec.routes.iter().enumerate() {
             let at = format!("routes[{i}]");
-            let Some((route, key)) = build_route(i, r, &at, &server, &spec.upstreams, &upstream_index, registry, &mut p)
-            else {
+            let Some((route, key)) = build_route(
+                i,
+                r,
+                &at,
+                &server,
+                &spec.upstreams,
+                &upstream_index,
+                registry,
+                &mut p,
+            ) else {
                 continue;
             };
             if let Some(prev) = names.insert(route.name.clone(), i) {
-                p.push(format!("{at}.name"), format!("route name `{}` is already used by routes[{prev}]", route.name));
+                p.push(
+                    format!("{at}.name"),
+                    format!(
+                        "route name `{}` is already used by routes[{prev}]",
+                        route.name
+                    ),
+                );
             }
             keys.push(key);
             routes.push(route);
@@ -100,18 +130,28 @@ fn redact_url(s: &str) -> String {
 }
 
 fn build_server(s: &ServerSpec, p: &mut Problems) -> ServerConfig {
-    let listen = s.listen.as_deref().and_then(|l| match l.parse::<SocketAddr>() {
-        Ok(a) => Some(a),
-        Err(_) => {
-            p.push("server.listen", format!("`{l}` is not an address like 127.0.0.1:8080"));
-            None
-        }
-    });
+    let listen = s
+        .listen
+        .as_deref()
+        .and_then(|l| match l.parse::<SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                p.push(
+                    "server.listen",
+                    format!("`{l}` is not an address like 127.0.0.1:8080"),
+                );
+                None
+            }
+        });
     let d = Limits::default();
     let l = &s.limits;
     let limits = Limits {
-        max_uri_bytes: l.max_uri_bytes.map_or(d.max_uri_bytes, |b| usize::try_from(b.0).unwrap_or(usize::MAX)),
-        max_header_bytes: l.max_header_bytes.map_or(d.max_header_bytes, |b| usize::try_from(b.0).unwrap_or(usize::MAX)),
+        max_uri_bytes: l.max_uri_bytes.map_or(d.max_uri_bytes, |b| {
+            usize::try_from(b.0).unwrap_or(usize::MAX)
+        }),
+        max_header_bytes: l.max_header_bytes.map_or(d.max_header_bytes, |b| {
+            usize::try_from(b.0).unwrap_or(usize::MAX)
+        }),
         max_header_count: l.max_header_count.unwrap_or(d.max_header_count),
         max_body_bytes: l.max_body_bytes.map_or(d.max_body_bytes, |b| b.0),
         header_read_timeout: l.header_read_timeout.map_or(d.header_read_timeout, |t| t.0),
@@ -130,9 +170,16 @@ fn build_server(s: &ServerSpec, p: &mut Problems) -> ServerConfig {
         .trusted_proxies
         .iter()
         .enumerate()
-        .filter_map(|(i, n)| parse_net(n).map_err(|e| p.push(format!("server.trusted_proxies[{i}]"), e)).ok())
+        .filter_map(|(i, n)| {
+            parse_net(n)
+                .map_err(|e| p.push(format!("server.trusted_proxies[{i}]"), e))
+                .ok()
+        })
         .collect();
-    let tls = s.tls.as_ref().map(|t| TlsFiles { cert: t.cert.clone(), key: t.key.clone() });
+    let tls = s.tls.as_ref().map(|t| TlsFiles {
+        cert: t.cert.clone(),
+        key: t.key.clone(),
+    });
     ServerConfig {
         listen,
         tls,
@@ -162,7 +209,10 @@ fn build_upstream(name: &str, u: &UpstreamSpec, at: &str, p: &mut Problems) -> O
             return None;
         }
         (None, None) => {
-            p.push(at, "an upstream needs `url` (http:// or https://) or `mock`");
+            p.push(
+                at,
+                "an upstream needs `url` (http:// or https://) or `mock`",
+            );
             return None;
         }
     };
@@ -186,7 +236,10 @@ fn build_mock(m: &MockSpec, at: &str, p: &mut Problems) -> Option<Mock> {
     };
     let mut headers = HeaderMap::new();
     for (k, v) in &m.headers {
-        match (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(v)) {
+        match (
+            HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(v),
+        ) {
             (Ok(k), Ok(v)) => {
                 headers.append(k, v);
             }
@@ -207,7 +260,12 @@ fn build_mock(m: &MockSpec, at: &str, p: &mut Problems) -> Option<Mock> {
             Bytes::new()
         }
     };
-    (p.len() == before).then_some(Mock { status, headers, body, echo: m.echo })
+    (p.len() == before).then_some(Mock {
+        status,
+        headers,
+        body,
+        echo: m.echo,
+    })
 }
 
 /// Parameter names in a matchit pattern.
@@ -232,8 +290,14 @@ fn parse_methods(methods: &[String], at: &str, p: &mut Problems) -> Vec<Method> 
         let up = m.to_ascii_uppercase();
         match Method::from_bytes(up.as_bytes()) {
             Ok(m) if !out.contains(&m) => out.push(m),
-            Ok(_) => p.push(format!("{at}.methods[{i}]"), format!("`{m}` is listed twice")),
-            Err(_) => p.push(format!("{at}.methods[{i}]"), format!("`{m}` is not an HTTP method")),
+            Ok(_) => p.push(
+                format!("{at}.methods[{i}]"),
+                format!("`{m}` is listed twice"),
+            ),
+            Err(_) => p.push(
+                format!("{at}.methods[{i}]"),
+                format!("`{m}` is not an HTTP method"),
+            ),
         }
     }
     out
@@ -246,11 +310,16 @@ fn parse_hosts(hosts: &[String], at: &str, p: &mut Problems) -> Vec<String> {
         let bare = h.strip_prefix("*.").unwrap_or(&h);
         let ok = !bare.is_empty()
             && !bare.contains('*')
-            && bare.split('.').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+            && bare.split('.').all(|l| {
+                !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
         if ok {
             out.push(h);
         } else {
-            p.push(format!("{at}.hosts[{i}]"), format!("`{h}` is not a host name (wildcards: `*.example.com`)"));
+            p.push(
+                format!("{at}.hosts[{i}]"),
+                format!("`{h}` is not a host name (wildcards: `*.example.com`)"),
+            );
         }
     }
     out
@@ -275,31 +344,53 @@ fn build_route(
     let hosts = parse_hosts(&r.hosts, at, p);
     let mut headers = Vec::new();
     for (k, v) in &r.headers {
-        match (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(v)) {
+        match (
+            HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(v),
+        ) {
             (Ok(k), Ok(v)) => headers.push((k, v)),
             _ => p.push(format!("{at}.headers.{k}"), "not a valid header"),
         }
     }
-    let upstream = lookup_upstream(&r.upstream, &format!("{at}.upstream"), upstream_specs, upstreams, p);
+    let upstream = lookup_upstream(
+        &r.upstream,
+        &format!("{at}.upstream"),
+        upstream_specs,
+        upstreams,
+        p,
+    );
     let params = pattern_params(&r.path);
     let mut policies = Vec::new();
     for (j, spec) in r.policies.iter().enumerate() {
-        let cx = BuildCx { path: format!("{at}.policies[{j}]"), params: params.clone() };
+        let cx = BuildCx {
+            path: format!("{at}.policies[{j}]"),
+            params: params.clone(),
+        };
         match registry.build(spec, &cx) {
             Ok(pol) => policies.push(pol),
             Err(problems) => p.extend(problems),
         }
     }
-    let versioning = r
-        .versioning
-        .as_ref()
-        .and_then(|v| build_versioning(v, &format!("{at}.versioning"), &params, upstream_specs, upstreams, p));
+    let versioning = r.versioning.as_ref().and_then(|v| {
+        build_versioning(
+            v,
+            &format!("{at}.versioning"),
+            &params,
+            upstream_specs,
+            upstreams,
+            p,
+        )
+    });
     if p.len() != before {
         return None;
     }
     let name = r.name.clone().unwrap_or_else(|| {
         let m: Vec<&str> = methods.iter().map(Method::as_str).collect();
-        if m.is_empty() { r.path.clone() } else { format!("{} {}", m.join(","), r.path) }
+        if m.is_empty() {
+            r.path.clone()
+        } else {
+            format!("{} {}", m.join(","), r.path)
+        }
     });
     let route = Route {
         name,
@@ -307,11 +398,20 @@ fn build_route(
         buffer_request: policies.iter().any(|p| p.needs_request_body()),
         buffer_response: policies.iter().any(|p| p.needs_response_body()),
         policies,
-        max_body: r.max_body_bytes.map_or(server.limits.max_body_bytes, |b| b.0),
+        max_body: r
+            .max_body_bytes
+            .map_or(server.limits.max_body_bytes, |b| b.0),
         timeout: r.timeout.map(|t| t.0),
         versioning,
     };
-    let key = RouteKey { route: i, hosts, methods, path: r.path.clone(), headers, priority: r.priority };
+    let key = RouteKey {
+        route: i,
+        hosts,
+        methods,
+        path: r.path.clone(),
+        headers,
+        priority: r.priority,
+    };
     Some((route, key))
 }
 
@@ -331,7 +431,11 @@ fn lookup_upstream(
             at,
             format!(
                 "unknown upstream `{name}`; defined upstreams: {}",
-                if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
             ),
         );
     }
@@ -351,10 +455,18 @@ fn build_versioning(
         VersionSource::Path => {
             let name = v.name.clone().unwrap_or_else(|| "version".to_owned());
             if !params.contains(&name) {
-                p.push(format!("{at}.name"), format!("the route path has no `{{{name}}}` parameter to read the version from"));
+                p.push(
+                    format!("{at}.name"),
+                    format!(
+                        "the route path has no `{{{name}}}` parameter to read the version from"
+                    ),
+                );
             }
             if v.default.is_some() {
-                p.push(format!("{at}.default"), "a path version is always present; `default` does not apply");
+                p.push(
+                    format!("{at}.default"),
+                    "a path version is always present; `default` does not apply",
+                );
             }
             Source::Path(name)
         }
@@ -368,7 +480,9 @@ fn build_versioning(
                 }
             }
         }
-        VersionSource::Query => Source::Query(v.name.clone().unwrap_or_else(|| "version".to_owned())),
+        VersionSource::Query => {
+            Source::Query(v.name.clone().unwrap_or_else(|| "version".to_owned()))
+        }
         VersionSource::MediaType => Source::MediaType,
     };
     if v.versions.is_empty() {
@@ -386,13 +500,18 @@ fn build_versioning(
                 p.push(format!("{vat}.path"), "the path must start with `/`");
                 return None;
             }
-            Template::parse(t, params).map_err(|e| p.push(format!("{vat}.path"), e)).ok()
+            Template::parse(t, params)
+                .map_err(|e| p.push(format!("{vat}.path"), e))
+                .ok()
         });
         let mut date = |field: &str, value: &Option<String>| {
             value.as_deref().and_then(|s| {
                 let d = parse_date(s);
                 if d.is_none() {
-                    p.push(format!("{vat}.{field}"), format!("`{s}` is not a date (2027-06-30 or 2027-06-30T00:00:00Z)"));
+                    p.push(
+                        format!("{vat}.{field}"),
+                        format!("`{s}` is not a date (2027-06-30 or 2027-06-30T00:00:00Z)"),
+                    );
                 }
                 d
             })
@@ -402,21 +521,37 @@ fn build_versioning(
         let headers = VersionEntry::lifecycle_headers(deprecated, sunset, spec.link.as_deref())
             .map_err(|e| p.push(format!("{vat}.link"), e))
             .unwrap_or_default();
-        versions.push(VersionEntry { name: name.clone(), upstream, path, retired: spec.retired, headers });
+        versions.push(VersionEntry {
+            name: name.clone(),
+            upstream,
+            path,
+            retired: spec.retired,
+            headers,
+        });
     }
     let default = v.default.as_deref().and_then(|d| {
         let i = versions.iter().position(|e| e.name == d);
         match i {
             Some(i) if versions[i].retired => {
-                p.push(format!("{at}.default"), format!("the default version `{d}` is retired"));
+                p.push(
+                    format!("{at}.default"),
+                    format!("the default version `{d}` is retired"),
+                );
                 None
             }
             Some(i) => Some(i),
             None => {
-                p.push(format!("{at}.default"), format!("`{d}` is not one of the listed versions"));
+                p.push(
+                    format!("{at}.default"),
+                    format!("`{d}` is not one of the listed versions"),
+                );
                 None
             }
         }
     });
-    (p.len() == before).then_some(Versioning { source, default, versions })
+    (p.len() == before).then_some(Versioning {
+        source,
+        default,
+        versions,
+    })
 }

@@ -21,13 +21,25 @@ fn single(file: &str, path: &str, message: impl Into<String>) -> ConfigError {
 pub fn parse_spec(file: &str, text: &str) -> Result<GatewaySpec, ConfigError> {
     let value: serde_json::Value = if is_json(file, text) {
         serde_json::from_str(text).map_err(|e| {
-            single(file, "", format!("invalid JSON at line {} column {}: {e}", e.line(), e.column()))
+            single(
+                file,
+                "",
+                format!(
+                    "invalid JSON at line {} column {}: {e}",
+                    e.line(),
+                    e.column()
+                ),
+            )
         })?
     } else {
         serde_saphyr::from_str(text).map_err(|e| single(file, "", format!("invalid YAML: {e}")))?
     };
     if !value.is_object() {
-        return Err(single(file, "", "the config must be a mapping with `version`, `upstreams` and `routes`"));
+        return Err(single(
+            file,
+            "",
+            "the config must be a mapping with `version`, `upstreams` and `routes`",
+        ));
     }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();

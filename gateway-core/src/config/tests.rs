@@ -19,7 +19,10 @@ const UPSTREAMS: &str = "upstreams:\n  a: { url: http://127.0.0.1:9000 }\n";
 
 #[test]
 fn minimal_config_loads() {
-    let cfg = load(&format!("version: 1\n{UPSTREAMS}routes:\n  - {{ path: /x, upstream: a }}\n")).expect("valid");
+    let cfg = load(&format!(
+        "version: 1\n{UPSTREAMS}routes:\n  - {{ path: /x, upstream: a }}\n"
+    ))
+    .expect("valid");
     assert_eq!(cfg.routes().len(), 1);
     assert_eq!(cfg.routes()[0].name, "/x");
     assert_eq!(cfg.store, StoreConfig::Memory);
@@ -37,18 +40,28 @@ fn malformed_yaml_names_the_file() {
     assert_eq!(err.problems.len(), 1);
     let first = err.to_string();
     assert!(first.starts_with("gw.yaml: invalid YAML"), "{first}");
-    assert!(first.contains("line 2 column 11: unclosed bracket"), "{first}");
+    assert!(
+        first.contains("line 2 column 11: unclosed bracket"),
+        "{first}"
+    );
 }
 
 #[test]
 fn malformed_json_gives_line_and_column() {
-    let err = load_file_text("gw.json", "{\"version\": 1,,}", &PolicyRegistry::builtin()).expect_err("bad");
-    assert!(err.to_string().contains("gw.json: invalid JSON at line 1 column"), "{err}");
+    let err = load_file_text("gw.json", "{\"version\": 1,,}", &PolicyRegistry::builtin())
+        .expect_err("bad");
+    assert!(
+        err.to_string()
+            .contains("gw.json: invalid JSON at line 1 column"),
+        "{err}"
+    );
 }
 
 #[test]
 fn unknown_field_is_named_with_its_path() {
-    let p = problems(&format!("version: 1\n{UPSTREAMS}routes:\n  - {{ path: /x, upstream: a, polices: [] }}\n"));
+    let p = problems(&format!(
+        "version: 1\n{UPSTREAMS}routes:\n  - {{ path: /x, upstream: a, polices: [] }}\n"
+    ));
     assert_eq!(p.len(), 1);
     assert!(p[0].starts_with("gw.yaml: routes[0]"), "{p:?}");
     assert!(p[0].contains("unknown field `polices`"), "{p:?}");
@@ -57,7 +70,10 @@ fn unknown_field_is_named_with_its_path() {
 #[test]
 fn wrong_type_is_named_with_its_path() {
     let p = problems("version: 1\nserver:\n  limits:\n    max_header_count: lots\n");
-    assert!(p[0].starts_with("gw.yaml: server.limits.max_header_count:"), "{p:?}");
+    assert!(
+        p[0].starts_with("gw.yaml: server.limits.max_header_count:"),
+        "{p:?}"
+    );
 }
 
 #[test]
@@ -69,8 +85,13 @@ fn bad_duration_says_why() {
 
 #[test]
 fn undefined_upstream_lists_known_ones() {
-    let p = problems(&format!("version: 1\n{UPSTREAMS}routes:\n  - {{ path: /x, upstream: nope }}\n"));
-    assert_eq!(p, vec!["gw.yaml: routes[0].upstream: unknown upstream `nope`; defined upstreams: a"]);
+    let p = problems(&format!(
+        "version: 1\n{UPSTREAMS}routes:\n  - {{ path: /x, upstream: nope }}\n"
+    ));
+    assert_eq!(
+        p,
+        vec!["gw.yaml: routes[0].upstream: unknown upstream `nope`; defined upstreams: a"]
+    );
 }
 
 #[test]
@@ -79,7 +100,10 @@ fn duplicate_route_points_at_the_first() {
         "version: 1\n{UPSTREAMS}routes:\n  - {{ path: /x, methods: [GET], upstream: a }}\n  - {{ path: /x, methods: [get, post], upstream: a }}\n"
     ));
     assert_eq!(p.len(), 1);
-    assert!(p[0].starts_with("gw.yaml: routes[1].path: duplicate route: routes[0]"), "{p:?}");
+    assert!(
+        p[0].starts_with("gw.yaml: routes[1].path: duplicate route: routes[0]"),
+        "{p:?}"
+    );
     assert!(p[0].contains("method GET"), "{p:?}");
 }
 
@@ -129,7 +153,11 @@ routes:
         "gw.yaml: routes[2].hosts[0]: `bad host` is not a host name",
     ];
     for e in expect {
-        assert!(p.iter().any(|l| l.starts_with(e)), "missing `{e}` in:\n{}", p.join("\n"));
+        assert!(
+            p.iter().any(|l| l.starts_with(e)),
+            "missing `{e}` in:\n{}",
+            p.join("\n")
+        );
     }
 }
 
@@ -139,9 +167,18 @@ fn policy_settings_errors_have_full_paths() {
         "version: 1\n{UPSTREAMS}routes:\n  - path: /x/{{id}}\n    upstream: a\n    policies:\n      - rewrite: {{ path: '/y/{{nope}}' }}\n      - request_size: {{ max_bytes: huge }}\n      - deny: {{ status: 500 }}\n"
     ));
     let all = p.join("\n");
-    assert!(all.contains("routes[0].policies[0].rewrite.path: unknown variable `{nope}`"), "{all}");
-    assert!(all.contains("routes[0].policies[1].request_size.max_bytes: invalid size `huge`"), "{all}");
-    assert!(all.contains("routes[0].policies[2].deny.status: must be a 4xx status"), "{all}");
+    assert!(
+        all.contains("routes[0].policies[0].rewrite.path: unknown variable `{nope}`"),
+        "{all}"
+    );
+    assert!(
+        all.contains("routes[0].policies[1].request_size.max_bytes: invalid size `huge`"),
+        "{all}"
+    );
+    assert!(
+        all.contains("routes[0].policies[2].deny.status: must be a 4xx status"),
+        "{all}"
+    );
 }
 
 #[test]
@@ -150,9 +187,18 @@ fn versioning_is_validated() {
         "version: 1\n{UPSTREAMS}routes:\n  - path: /x\n    upstream: a\n    versioning:\n      from: path\n      versions:\n        v1: {{ upstream: zz, sunset: tomorrow }}\n"
     ));
     let all = p.join("\n");
-    assert!(all.contains("routes[0].versioning.name: the route path has no `{version}` parameter"), "{all}");
-    assert!(all.contains("routes[0].versioning.versions.v1.upstream: unknown upstream `zz`"), "{all}");
-    assert!(all.contains("routes[0].versioning.versions.v1.sunset: `tomorrow` is not a date"), "{all}");
+    assert!(
+        all.contains("routes[0].versioning.name: the route path has no `{version}` parameter"),
+        "{all}"
+    );
+    assert!(
+        all.contains("routes[0].versioning.versions.v1.upstream: unknown upstream `zz`"),
+        "{all}"
+    );
+    assert!(
+        all.contains("routes[0].versioning.versions.v1.sunset: `tomorrow` is not a date"),
+        "{all}"
+    );
 }
 
 #[test]
@@ -161,28 +207,47 @@ fn store_urls_are_checked_without_leaking_credentials() {
     assert!(p[0].contains("store"), "{p:?}");
     assert!(!p[0].contains("secret"), "{p:?}");
     let cfg = load("version: 1\nstore: redis://127.0.0.1:6379/0\n").expect("valid");
-    assert_eq!(cfg.store, StoreConfig::Redis { url: "redis://127.0.0.1:6379/0".into() });
+    assert_eq!(
+        cfg.store,
+        StoreConfig::Redis {
+            url: "redis://127.0.0.1:6379/0".into()
+        }
+    );
 }
 
 #[test]
 fn limits_have_defaults_and_overrides() {
-    let cfg = load("version: 1\nserver:\n  limits: { max_body_bytes: 2MiB, header_read_timeout: 2s }\n").expect("valid");
+    let cfg =
+        load("version: 1\nserver:\n  limits: { max_body_bytes: 2MiB, header_read_timeout: 2s }\n")
+            .expect("valid");
     assert_eq!(cfg.server.limits.max_body_bytes, 2 * 1024 * 1024);
-    assert_eq!(cfg.server.limits.header_read_timeout, std::time::Duration::from_secs(2));
-    assert_eq!(cfg.server.limits.max_header_count, Limits::default().max_header_count);
+    assert_eq!(
+        cfg.server.limits.header_read_timeout,
+        std::time::Duration::from_secs(2)
+    );
+    assert_eq!(
+        cfg.server.limits.max_header_count,
+        Limits::default().max_header_count
+    );
 }
 
 #[test]
 fn committed_schema_is_current() {
     let generated = json_schema(&PolicyRegistry::builtin());
     let committed: serde_json::Value =
-        serde_json::from_str(include_str!("../../../schema/gateway.schema.json")).expect("committed schema is JSON");
-    assert_eq!(generated, committed, "run `cargo run -p local -- schema > schema/gateway.schema.json`");
+        serde_json::from_str(include_str!("../../../schema/gateway.schema.json"))
+            .expect("committed schema is JSON");
+    assert_eq!(
+        generated, committed,
+        "run `cargo run -p local -- schema > schema/gateway.schema.json`"
+    );
 }
 
 #[test]
 fn schema_lists_policy_kinds() {
     let s = json_schema(&PolicyRegistry::builtin());
-    let kinds = s.pointer("/$defs/RouteSpec/properties/policies/items/oneOf").expect("policy oneOf");
+    let kinds = s
+        .pointer("/$defs/RouteSpec/properties/policies/items/oneOf")
+        .expect("policy oneOf");
     assert_eq!(kinds.as_array().map(Vec::len), Some(4));
 }

@@ -30,10 +30,19 @@ pub(super) async fn forward(
         .and_then(|h| h.to_str().ok())
         .map(str::to_owned)
         .or_else(|| host.map(str::to_owned));
-    set_forwarding_headers(req.headers_mut(), client.peer, trusted, client.tls, original_host.as_deref());
+    set_forwarding_headers(
+        req.headers_mut(),
+        client.peer,
+        trusted,
+        client.tls,
+        original_host.as_deref(),
+    );
     match &upstream.kind {
         UpstreamKind::Mock(mock) => Ok(mock.respond(&req)),
-        UpstreamKind::Http { host: upstream_host, .. } => {
+        UpstreamKind::Http {
+            host: upstream_host,
+            ..
+        } => {
             let pq = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
             let uri = upstream
                 .target_uri(pq)
@@ -41,7 +50,8 @@ pub(super) async fn forward(
             *req.uri_mut() = uri;
             *req.version_mut() = http::Version::HTTP_11;
             if !upstream.preserve_host || !req.headers().contains_key(header::HOST) {
-                req.headers_mut().insert(header::HOST, upstream_host.clone());
+                req.headers_mut()
+                    .insert(header::HOST, upstream_host.clone());
             }
             let timeout = route_timeout.unwrap_or(upstream.timeout);
             let options = SendOptions {

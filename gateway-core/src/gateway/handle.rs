@@ -34,7 +34,10 @@ fn with_path(uri: &Uri, path: &str) -> Result<Uri, GatewayError> {
         None => path.to_owned(),
     };
     let mut parts = uri.clone().into_parts();
-    parts.path_and_query = Some(pq.parse().map_err(|_| RequestError::BadPath("invalid path"))?);
+    parts.path_and_query = Some(
+        pq.parse()
+            .map_err(|_| RequestError::BadPath("invalid path"))?,
+    );
     Ok(Uri::from_parts(parts).map_err(|_| RequestError::BadPath("invalid path"))?)
 }
 
@@ -47,7 +50,9 @@ pub(super) async fn process(
     check_head(&req, &cfg.server.limits)?;
     let path = normalize_path(req.uri().path(), &cfg.server.path)?;
     let host = request_host(&req);
-    let matched = cfg.router.find(host.as_deref(), req.method(), &path, req.headers())?;
+    let matched = cfg
+        .router
+        .find(host.as_deref(), req.method(), &path, req.headers())?;
     let route = cfg
         .routes
         .get(matched.route)
@@ -56,12 +61,18 @@ pub(super) async fn process(
         *req.uri_mut() = with_path(req.uri(), &path)?;
     }
     if content_length(&req)?.is_some_and(|n| n > route.max_body) {
-        return Err(RequestError::BodyTooLarge { limit: route.max_body }.into());
+        return Err(RequestError::BodyTooLarge {
+            limit: route.max_body,
+        }
+        .into());
     }
     let body = std::mem::take(req.body_mut());
     *req.body_mut() = body.limited(route.max_body)?;
 
-    let client_ip = cfg.server.trusted_proxies.client_ip(client.peer, req.headers());
+    let client_ip = cfg
+        .server
+        .trusted_proxies
+        .client_ip(client.peer, req.headers());
     let version = match &route.versioning {
         Some(v) => Some(v.select(&req, &matched.params)?),
         None => None,
@@ -105,9 +116,17 @@ pub(super) async fn process(
     }
     let mut resp = match early {
         Some(r) => r,
-        None => forward(env, cfg, upstream, route.timeout, req, client, host.as_deref())
-            .await
-            .unwrap_or_else(GatewayError::into_response),
+        None => forward(
+            env,
+            cfg,
+            upstream,
+            route.timeout,
+            req,
+            client,
+            host.as_deref(),
+        )
+        .await
+        .unwrap_or_else(GatewayError::into_response),
     };
     if route.buffer_response && !resp.body().is_buffered() {
         let body = std::mem::take(resp.body_mut());

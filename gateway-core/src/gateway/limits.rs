@@ -32,17 +32,26 @@ pub(crate) fn check_head<B>(req: &Request<B>, limits: &Limits) -> Result<(), Req
     if headers.len() > limits.max_header_count {
         return Err(RequestError::HeadersTooLarge);
     }
-    let bytes: usize = headers.iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    let bytes: usize = headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
     if bytes > limits.max_header_bytes {
         return Err(RequestError::HeadersTooLarge);
     }
-    if headers.contains_key(header::TRANSFER_ENCODING) && headers.contains_key(header::CONTENT_LENGTH) {
-        return Err(RequestError::Malformed("both Transfer-Encoding and Content-Length"));
+    if headers.contains_key(header::TRANSFER_ENCODING)
+        && headers.contains_key(header::CONTENT_LENGTH)
+    {
+        return Err(RequestError::Malformed(
+            "both Transfer-Encoding and Content-Length",
+        ));
     }
-    if let Some(n) = content_length(req)? {
-        if n > limits.max_body_bytes {
-            return Err(RequestError::BodyTooLarge { limit: limits.max_body_bytes });
-        }
+    if let Some(n) = content_length(req)?
+        && n > limits.max_body_bytes
+    {
+        return Err(RequestError::BodyTooLarge {
+            limit: limits.max_body_bytes,
+        });
     }
     Ok(())
 }
@@ -68,7 +77,10 @@ mod tests {
             max_body_bytes: 5,
             ..Limits::default()
         };
-        assert_eq!(check_head(&req("/0123456789", &[]), &limits), Err(RequestError::UriTooLong));
+        assert_eq!(
+            check_head(&req("/0123456789", &[]), &limits),
+            Err(RequestError::UriTooLong)
+        );
         assert_eq!(
             check_head(&req("/", &[("a", "1"), ("b", "2"), ("c", "3")]), &limits),
             Err(RequestError::HeadersTooLarge)
@@ -82,6 +94,15 @@ mod tests {
             Err(RequestError::BodyTooLarge { limit: 5 })
         );
         assert!(check_head(&req("/", &[("content-length", "5")]), &limits).is_ok());
-        assert!(check_head(&req("/", &[("content-length", "5"), ("transfer-encoding", "chunked")]), &limits).is_err());
+        assert!(
+            check_head(
+                &req(
+                    "/",
+                    &[("content-length", "5"), ("transfer-encoding", "chunked")]
+                ),
+                &limits
+            )
+            .is_err()
+        );
     }
 }

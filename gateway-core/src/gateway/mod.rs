@@ -5,6 +5,8 @@ mod handle;
 mod limits;
 #[cfg(feature = "tower")]
 mod service;
+#[cfg(test)]
+mod tests;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;

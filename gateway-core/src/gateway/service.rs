@@ -22,7 +22,11 @@ impl tower_service::Service<Request<Body>> for Gateway {
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         let gw = self.clone();
-        let client = req.extensions().get::<ClientInfo>().copied().unwrap_or_default();
+        let client = req
+            .extensions()
+            .get::<ClientInfo>()
+            .copied()
+            .unwrap_or_default();
         Box::pin(async move { Ok(gw.handle(req, client).await) })
     }
 }

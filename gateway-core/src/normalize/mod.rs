@@ -39,7 +39,10 @@ fn decode_segment(seg: &str, cfg: &PathConfig, out: &mut String) -> Result<(), R
         let b = bytes[i];
         match b {
             b'%' => {
-                let (h, l) = match (bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+                let (h, l) = match (
+                    bytes.get(i + 1).copied().and_then(hex),
+                    bytes.get(i + 2).copied().and_then(hex),
+                ) {
                     (Some(h), Some(l)) => (h, l),
                     _ => return Err(RequestError::BadPath("malformed percent-encoding")),
                 };
@@ -126,7 +129,10 @@ fn is_already_normal(raw: &str, cfg: &PathConfig) -> bool {
             b'/' if i + 1 < b.len() && b[i + 1] == b'/' => return false,
             b'.' if b[i - 1] == b'/' => {
                 let rest = &b[i + 1..];
-                if rest.is_empty() || rest[0] == b'/' || (rest[0] == b'.' && (rest.len() == 1 || rest[1] == b'/')) {
+                if rest.is_empty()
+                    || rest[0] == b'/'
+                    || (rest[0] == b'.' && (rest.len() == 1 || rest[1] == b'/'))
+                {
                     return false;
                 }
             }

@@ -49,17 +49,22 @@ impl Deny {
     fn matches(&self, req: &Request<Body>, cx: &Cx<'_>) -> bool {
         (self.methods.is_empty() || self.methods.contains(req.method()))
             && (self.nets.is_empty() || self.nets.iter().any(|n| n.contains(&cx.client_ip)))
-            && self.headers.iter().all(|(h, want)| match (req.headers().get(h), want) {
-                (Some(_), None) => true,
-                (Some(v), Some(w)) => v.as_bytes() == w.as_bytes(),
-                (None, _) => false,
-            })
+            && self
+                .headers
+                .iter()
+                .all(|(h, want)| match (req.headers().get(h), want) {
+                    (Some(_), None) => true,
+                    (Some(v), Some(w)) => v.as_bytes() == w.as_bytes(),
+                    (None, _) => false,
+                })
             && (self.paths.is_empty()
                 || self.paths.iter().any(|p| {
                     req.uri()
                         .path()
                         .strip_prefix(p.as_str())
-                        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/') || p.ends_with('/'))
+                        .is_some_and(|rest| {
+                            rest.is_empty() || rest.starts_with('/') || p.ends_with('/')
+                        })
                 }))
     }
 }
@@ -71,7 +76,11 @@ impl Policy for Deny {
         "deny"
     }
 
-    async fn on_request(&self, req: &mut Request<Body>, cx: &mut Cx<'_>) -> Result<Flow, GatewayError> {
+    async fn on_request(
+        &self,
+        req: &mut Request<Body>,
+        cx: &mut Cx<'_>,
+    ) -> Result<Flow, GatewayError> {
         if self.matches(req, cx) {
             return Err(Rejection::new(self.status, "access-denied", "Access denied").into());
         }
@@ -86,13 +95,17 @@ fn build(value: &serde_json::Value, cx: &BuildCx) -> Result<Arc<dyn Policy>, Vec
         .methods
         .iter()
         .enumerate()
-        .filter_map(|(i, m)| match Method::from_bytes(m.to_ascii_uppercase().as_bytes()) {
-            Ok(m) => Some(m),
-            Err(_) => {
-                problems.push(cx.problem(&format!("methods[{i}]"), format!("`{m}` is not a method")));
-                None
-            }
-        })
+        .filter_map(
+            |(i, m)| match Method::from_bytes(m.to_ascii_uppercase().as_bytes()) {
+                Ok(m) => Some(m),
+                Err(_) => {
+                    problems.push(
+                        cx.problem(&format!("methods[{i}]"), format!("`{m}` is not a method")),
+                    );
+                    None
+                }
+            },
+        )
         .collect();
     let nets = spec
         .ips
@@ -133,7 +146,13 @@ fn build(value: &serde_json::Value, cx: &BuildCx) -> Result<Arc<dyn Policy>, Vec
     if !problems.is_empty() {
         return Err(problems);
     }
-    Ok(Arc::new(Deny { methods, nets, headers, paths: spec.paths, status }))
+    Ok(Arc::new(Deny {
+        methods,
+        nets,
+        headers,
+        paths: spec.paths,
+        status,
+    }))
 }
 
 pub(super) const FACTORY: PolicyFactory = PolicyFactory {

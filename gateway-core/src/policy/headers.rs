@@ -54,10 +54,18 @@ struct HeaderOps {
 
 impl HeaderOps {
     fn is_empty(&self) -> bool {
-        self.remove.is_empty() && self.rename.is_empty() && self.set.is_empty() && self.add.is_empty()
+        self.remove.is_empty()
+            && self.rename.is_empty()
+            && self.set.is_empty()
+            && self.add.is_empty()
     }
 
-    fn build(spec: HeaderOpsSpec, field: &str, cx: &BuildCx, problems: &mut Vec<ConfigProblem>) -> Self {
+    fn build(
+        spec: HeaderOpsSpec,
+        field: &str,
+        cx: &BuildCx,
+        problems: &mut Vec<ConfigProblem>,
+    ) -> Self {
         let mut ops = Self::default();
         for (i, n) in spec.remove.iter().enumerate() {
             if let Some(h) = header_name(n, &format!("{field}.remove[{i}]"), cx, problems) {
@@ -66,7 +74,10 @@ impl HeaderOps {
         }
         for (a, b) in &spec.rename {
             let at = format!("{field}.rename.{a}");
-            if let (Some(a), Some(b)) = (header_name(a, &at, cx, problems), header_name(b, &at, cx, problems)) {
+            if let (Some(a), Some(b)) = (
+                header_name(a, &at, cx, problems),
+                header_name(b, &at, cx, problems),
+            ) {
                 ops.rename.push((a, b));
             }
         }
@@ -102,7 +113,12 @@ impl HeaderOps {
     }
 }
 
-fn header_name(n: &str, at: &str, cx: &BuildCx, problems: &mut Vec<ConfigProblem>) -> Option<HeaderName> {
+fn header_name(
+    n: &str,
+    at: &str,
+    cx: &BuildCx,
+    problems: &mut Vec<ConfigProblem>,
+) -> Option<HeaderName> {
     match HeaderName::from_bytes(n.as_bytes()) {
         Ok(h) => Some(h),
         Err(_) => {
@@ -121,7 +137,9 @@ fn templated(
     let mut out = Vec::new();
     for (k, v) in map {
         let at = format!("{field}.{k}");
-        let Some(h) = header_name(k, &at, cx, problems) else { continue };
+        let Some(h) = header_name(k, &at, cx, problems) else {
+            continue;
+        };
         match Template::parse(v, &cx.params) {
             Ok(t) if t.is_literal() && HeaderValue::from_str(v).is_err() => {
                 problems.push(cx.problem(&at, "not a valid header value"));
@@ -146,7 +164,11 @@ impl Policy for Headers {
         "headers"
     }
 
-    async fn on_request(&self, req: &mut Request<Body>, cx: &mut Cx<'_>) -> Result<Flow, GatewayError> {
+    async fn on_request(
+        &self,
+        req: &mut Request<Body>,
+        cx: &mut Cx<'_>,
+    ) -> Result<Flow, GatewayError> {
         if !self.request.is_empty() {
             let source = req.headers().clone();
             self.request.apply(req.headers_mut(), cx, &source);
@@ -154,7 +176,11 @@ impl Policy for Headers {
         Ok(Flow::Continue)
     }
 
-    async fn on_response(&self, resp: &mut Response<Body>, cx: &mut Cx<'_>) -> Result<(), GatewayError> {
+    async fn on_response(
+        &self,
+        resp: &mut Response<Body>,
+        cx: &mut Cx<'_>,
+    ) -> Result<(), GatewayError> {
         if !self.response.is_empty() {
             let source = resp.headers().clone();
             self.response.apply(resp.headers_mut(), cx, &source);

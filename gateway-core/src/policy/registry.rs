@@ -64,7 +64,9 @@ pub struct PolicyFactory {
 
 impl std::fmt::Debug for PolicyFactory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PolicyFactory").field("kind", &self.kind).finish()
+        f.debug_struct("PolicyFactory")
+            .field("kind", &self.kind)
+            .finish()
     }
 }
 

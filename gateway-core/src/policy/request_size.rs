@@ -34,7 +34,11 @@ impl Policy for RequestSize {
         "request_size"
     }
 
-    async fn on_request(&self, req: &mut Request<Body>, _cx: &mut Cx<'_>) -> Result<Flow, GatewayError> {
+    async fn on_request(
+        &self,
+        req: &mut Request<Body>,
+        _cx: &mut Cx<'_>,
+    ) -> Result<Flow, GatewayError> {
         let declared = req
             .headers()
             .get(header::CONTENT_LENGTH)
@@ -51,7 +55,9 @@ impl Policy for RequestSize {
 
 fn build(value: &serde_json::Value, cx: &BuildCx) -> Result<Arc<dyn Policy>, Vec<ConfigProblem>> {
     let spec: RequestSizeSpec = cx.settings(value)?;
-    Ok(Arc::new(RequestSize { max: spec.max_bytes.0 }))
+    Ok(Arc::new(RequestSize {
+        max: spec.max_bytes.0,
+    }))
 }
 
 pub(super) const FACTORY: PolicyFactory = PolicyFactory {

@@ -28,7 +28,10 @@ pub struct RewriteSpec {
 #[derive(Debug)]
 enum Rewrite {
     Template(Template),
-    Prefix { strip: Option<String>, add: Option<String> },
+    Prefix {
+        strip: Option<String>,
+        add: Option<String>,
+    },
 }
 
 #[derive(Debug)]
@@ -40,12 +43,11 @@ impl RewritePolicy {
             Rewrite::Template(t) => t.render(cx, req.headers()),
             Rewrite::Prefix { strip, add } => {
                 let mut p = path;
-                if let Some(s) = strip {
-                    if let Some(rest) = p.strip_prefix(s.as_str()) {
-                        if rest.is_empty() || rest.starts_with('/') {
-                            p = rest;
-                        }
-                    }
+                if let Some(s) = strip
+                    && let Some(rest) = p.strip_prefix(s.as_str())
+                    && (rest.is_empty() || rest.starts_with('/'))
+                {
+                    p = rest;
                 }
                 let mut out = String::with_capacity(p.len() + 16);
                 if let Some(a) = add {
@@ -65,25 +67,35 @@ impl Policy for RewritePolicy {
         "rewrite"
     }
 
-    async fn on_request(&self, req: &mut Request<Body>, cx: &mut Cx<'_>) -> Result<Flow, GatewayError> {
+    async fn on_request(
+        &self,
+        req: &mut Request<Body>,
+        cx: &mut Cx<'_>,
+    ) -> Result<Flow, GatewayError> {
         let mut path = self.new_path(req.uri().path(), req, cx);
         if !path.starts_with('/') {
             path.insert(0, '/');
         }
         // Re-normalise: captured values must not smuggle dot segments in.
-        let path = crate::normalize::normalize_path(&path, &crate::normalize::PathConfig {
-            semicolons: crate::normalize::Semicolons::Allow,
-            encoded_slash: crate::normalize::EncodedSlash::Keep,
-            max_len: usize::MAX,
-        })?;
+        let path = crate::normalize::normalize_path(
+            &path,
+            &crate::normalize::PathConfig {
+                semicolons: crate::normalize::Semicolons::Allow,
+                encoded_slash: crate::normalize::EncodedSlash::Keep,
+                max_len: usize::MAX,
+            },
+        )?;
         let pq = match req.uri().query() {
             Some(q) => format!("{path}?{q}"),
             None => path,
         };
         let mut parts = req.uri().clone().into_parts();
-        parts.path_and_query =
-            Some(pq.parse().map_err(|_| RequestError::BadPath("rewritten path is invalid"))?);
-        *req.uri_mut() = Uri::from_parts(parts).map_err(|_| RequestError::BadPath("rewritten path is invalid"))?;
+        parts.path_and_query = Some(
+            pq.parse()
+                .map_err(|_| RequestError::BadPath("rewritten path is invalid"))?,
+        );
+        *req.uri_mut() = Uri::from_parts(parts)
+            .map_err(|_| RequestError::BadPath("rewritten path is invalid"))?;
         Ok(Flow::Continue)
     }
 }
@@ -103,23 +115,36 @@ fn build(value: &serde_json::Value, cx: &BuildCx) -> Result<Arc<dyn Policy>, Vec
             if !p.starts_with('/') {
                 return Err(vec![cx.problem("path", "the path must start with `/`")]);
             }
-            Rewrite::Template(Template::parse(p, &cx.params).map_err(|e| vec![cx.problem("path", e)])?)
+            Rewrite::Template(
+                Template::parse(p, &cx.params).map_err(|e| vec![cx.problem("path", e)])?,
+            )
         }
         (None, None, None) => {
-            return Err(vec![cx.problem("", "give `path`, or `strip_prefix` and/or `add_prefix`")]);
+            return Err(vec![
+                cx.problem("", "give `path`, or `strip_prefix` and/or `add_prefix`"),
+            ]);
         }
         (Some(_), _, _) => {
-            return Err(vec![cx.problem("path", "`path` cannot be combined with `strip_prefix` or `add_prefix`")]);
+            return Err(vec![cx.problem(
+                "path",
+                "`path` cannot be combined with `strip_prefix` or `add_prefix`",
+            )]);
         }
         (None, strip, add) => {
-            let problems: Vec<_> = [check_prefix("strip_prefix", strip), check_prefix("add_prefix", add)]
-                .into_iter()
-                .flatten()
-                .collect();
+            let problems: Vec<_> = [
+                check_prefix("strip_prefix", strip),
+                check_prefix("add_prefix", add),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
             if !problems.is_empty() {
                 return Err(problems);
             }
-            Rewrite::Prefix { strip: strip.clone(), add: add.clone() }
+            Rewrite::Prefix {
+                strip: strip.clone(),
+                add: add.clone(),
+            }
         }
     };
     Ok(Arc::new(RewritePolicy(rewrite)))

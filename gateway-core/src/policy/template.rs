@@ -40,7 +40,7 @@ impl Template {
                 "route" => Part::Route,
                 "version" if !params.iter().any(|p| p == "version") => Part::Version,
                 _ if name.starts_with("header.") => {
-                    let h = http::HeaderName::from_bytes(name["header.".len()..].as_bytes())
+                    let h = http::HeaderName::from_bytes(&name.as_bytes()["header.".len()..])
                         .map_err(|_| format!("invalid header name in `{{{name}}}`"))?;
                     Part::Header(h)
                 }
@@ -48,7 +48,11 @@ impl Template {
                 _ => {
                     return Err(format!(
                         "unknown variable `{{{name}}}`: use a path parameter ({}), client_ip, route, version or header.NAME",
-                        if params.is_empty() { "none on this route".to_owned() } else { params.join(", ") }
+                        if params.is_empty() {
+                            "none on this route".to_owned()
+                        } else {
+                            params.join(", ")
+                        }
                     ));
                 }
             };
@@ -96,8 +100,16 @@ mod tests {
         let params = vec!["id".to_owned(), "rest".to_owned()];
         let t = Template::parse("/v2/u/{id}/{*rest}", &params).expect("valid");
         assert!(!t.is_literal());
-        assert!(Template::parse("{nope}", &params).expect_err("unknown").contains("unknown variable"));
+        assert!(
+            Template::parse("{nope}", &params)
+                .expect_err("unknown")
+                .contains("unknown variable")
+        );
         assert!(Template::parse("{id", &params).is_err());
-        assert!(Template::parse("plain", &params).expect("valid").is_literal());
+        assert!(
+            Template::parse("plain", &params)
+                .expect("valid")
+                .is_literal()
+        );
     }
 }

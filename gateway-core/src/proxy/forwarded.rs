@@ -41,12 +41,11 @@ pub(crate) fn set_forwarding_headers(
     if !headers.contains_key(XFP) {
         headers.insert(XFP, HeaderValue::from_static(proto));
     }
-    if let Some(host) = host {
-        if !headers.contains_key(XFH) {
-            if let Ok(v) = HeaderValue::from_str(host) {
-                headers.insert(XFH, v);
-            }
-        }
+    if let Some(host) = host
+        && !headers.contains_key(XFH)
+        && let Ok(v) = HeaderValue::from_str(host)
+    {
+        headers.insert(XFH, v);
     }
     let mut element = format!("for={};proto={proto}", forwarded_node(peer));
     if let Some(host) = host.filter(|h| h.bytes().all(|b| b.is_ascii_graphic() && b != b'"')) {
@@ -71,11 +70,20 @@ mod tests {
         h.insert(XFF, "6.6.6.6".parse().expect("v"));
         h.insert(header::FORWARDED, "for=6.6.6.6".parse().expect("v"));
         h.insert(XFP, "https".parse().expect("v"));
-        set_forwarding_headers(&mut h, "203.0.113.5".parse().expect("ip"), false, false, Some("api.test"));
+        set_forwarding_headers(
+            &mut h,
+            "203.0.113.5".parse().expect("ip"),
+            false,
+            false,
+            Some("api.test"),
+        );
         assert_eq!(h[XFF], "203.0.113.5");
         assert_eq!(h[XFP], "http");
         assert_eq!(h[XFH], "api.test");
-        assert_eq!(h[header::FORWARDED], "for=203.0.113.5;proto=http;host=\"api.test\"");
+        assert_eq!(
+            h[header::FORWARDED],
+            "for=203.0.113.5;proto=http;host=\"api.test\""
+        );
     }
 
     #[test]

@@ -107,7 +107,11 @@ mod tests {
         let t = TrustedProxies::new(vec![parse_net("10.0.0.0/8").expect("net")]);
         let peer: IpAddr = "10.0.0.1".parse().expect("ip");
         let got = t.client_ip(peer, &headers("6.6.6.6, 198.51.100.7, 10.1.1.1"));
-        assert_eq!(got, "198.51.100.7".parse::<IpAddr>().expect("ip"), "spoofed left entry ignored");
+        assert_eq!(
+            got,
+            "198.51.100.7".parse::<IpAddr>().expect("ip"),
+            "spoofed left entry ignored"
+        );
     }
 
     #[test]

@@ -67,11 +67,16 @@ impl Router {
         for key in keys {
             for table in router.tables_for(&key.hosts) {
                 if let Err(message) = table.add(key) {
-                    conflicts.push(RouteConflict { route: key.route, message });
+                    conflicts.push(RouteConflict {
+                        route: key.route,
+                        message,
+                    });
                 }
             }
         }
-        router.wildcard.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        router
+            .wildcard
+            .sort_by_key(|w| std::cmp::Reverse(w.0.len()));
         for table in router.all_tables() {
             table.add_implicit();
         }
@@ -90,7 +95,8 @@ impl Router {
         for h in hosts {
             if let Some(suffix) = h.strip_prefix('*') {
                 if !self.wildcard.iter().any(|(s, _)| s == suffix) {
-                    self.wildcard.push((suffix.to_owned(), HostTable::default()));
+                    self.wildcard
+                        .push((suffix.to_owned(), HostTable::default()));
                 }
             } else {
                 self.exact.entry(h.clone()).or_default();
@@ -103,7 +109,10 @@ impl Router {
             }
         }
         for (suffix, t) in self.wildcard.iter_mut() {
-            if hosts.iter().any(|h| h.strip_prefix('*') == Some(suffix.as_str())) {
+            if hosts
+                .iter()
+                .any(|h| h.strip_prefix('*') == Some(suffix.as_str()))
+            {
                 out.push(t);
             }
         }
@@ -130,7 +139,9 @@ impl Router {
             self.exact.get(h).into_iter().chain(
                 self.wildcard
                     .iter()
-                    .filter(move |(suffix, _)| h.len() > suffix.len() && h.ends_with(suffix.as_str()))
+                    .filter(move |(suffix, _)| {
+                        h.len() > suffix.len() && h.ends_with(suffix.as_str())
+                    })
                     .map(|(_, t)| t),
             )
         });

@@ -16,7 +16,9 @@ struct Candidate {
 
 impl Candidate {
     fn accepts(&self, m: &Method) -> bool {
-        self.methods.is_empty() || self.methods.contains(m) || (*m == Method::HEAD && self.methods.contains(&Method::GET))
+        self.methods.is_empty()
+            || self.methods.contains(m)
+            || (*m == Method::HEAD && self.methods.contains(&Method::GET))
     }
 
     fn overlaps(&self, other: &Candidate) -> Option<String> {
@@ -53,7 +55,9 @@ impl HostTable {
             Some(&s) => s,
             None => {
                 let s = self.slots.len();
-                self.paths.insert(key.path.clone(), s).map_err(|e| format!("{e}"))?;
+                self.paths
+                    .insert(key.path.clone(), s)
+                    .map_err(|e| format!("{e}"))?;
                 self.patterns.insert(key.path.clone(), s);
                 self.slots.push(Vec::new());
                 s
@@ -70,7 +74,10 @@ impl HostTable {
             priority: key.priority,
         };
         let list = &mut self.slots[slot];
-        if let Some((other, what)) = list.iter().find_map(|c| c.overlaps(&cand).map(|w| (c.route, w))) {
+        if let Some((other, what)) = list
+            .iter()
+            .find_map(|c| c.overlaps(&cand).map(|w| (c.route, w)))
+        {
             return Err(format!(
                 "duplicate route: routes[{other}] already serves `{}` for {what} on the same host with the same conditions",
                 key.path
@@ -100,7 +107,10 @@ impl HostTable {
         for (prefix, slot) in catch_alls {
             let with_slash = format!("{prefix}/");
             for p in [with_slash, prefix] {
-                if !p.is_empty() && !self.patterns.contains_key(&p) && self.paths.insert(p.clone(), slot).is_ok() {
+                if !p.is_empty()
+                    && !self.patterns.contains_key(&p)
+                    && self.paths.insert(p.clone(), slot).is_ok()
+                {
                     self.patterns.insert(p, slot);
                 }
             }
@@ -126,7 +136,10 @@ impl HostTable {
                     .iter()
                     .map(|(k, v)| (k.to_owned(), v.to_owned()))
                     .collect();
-                return Some(Matched { route: c.route, params });
+                return Some(Matched {
+                    route: c.route,
+                    params,
+                });
             }
             if c.methods.is_empty() {
                 continue;

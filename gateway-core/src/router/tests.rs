@@ -28,7 +28,8 @@ fn router() -> Router {
 fn table() {
     let r = router();
     let h = HeaderMap::new();
-    let cases: &[(Option<&str>, Method, &str, Result<usize, u16>)] = &[
+    type Case<'a> = (Option<&'a str>, Method, &'a str, Result<usize, u16>);
+    let cases: &[Case<'_>] = &[
         (None, Method::GET, "/users/42", Ok(0)),
         (None, Method::HEAD, "/users/42", Ok(0)),
         (None, Method::GET, "/users/me", Ok(2)),
@@ -57,7 +58,9 @@ fn table() {
 
 #[test]
 fn params_are_captured() {
-    let m = router().find(None, &Method::GET, "/files/a/b", &HeaderMap::new()).expect("match");
+    let m = router()
+        .find(None, &Method::GET, "/files/a/b", &HeaderMap::new())
+        .expect("match");
     assert_eq!(m.params, vec![("rest".to_owned(), "a/b".to_owned())]);
 }
 
@@ -84,14 +87,18 @@ fn duplicates_are_refused() {
 
 #[test]
 fn conflicting_patterns_are_refused() {
-    let err = Router::build(&[key(0, &[], &[], "/a/{x}"), key(1, &[], &[], "/a/{y}")]).expect_err("conflict");
+    let err = Router::build(&[key(0, &[], &[], "/a/{x}"), key(1, &[], &[], "/a/{y}")])
+        .expect_err("conflict");
     assert_eq!(err[0].route, 1);
 }
 
 #[test]
 fn headers_and_priority_choose() {
     let mut canary = key(1, &[], &[Method::GET], "/svc");
-    canary.headers = vec![(HeaderName::from_static("x-canary"), HeaderValue::from_static("1"))];
+    canary.headers = vec![(
+        HeaderName::from_static("x-canary"),
+        HeaderValue::from_static("1"),
+    )];
     let mut low = key(2, &[], &[Method::GET], "/svc");
     low.priority = -1;
     let r = Router::build(&[key(0, &[], &[Method::GET], "/svc"), canary, low]).expect("valid");

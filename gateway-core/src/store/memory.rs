@@ -62,7 +62,8 @@ impl MemoryStore {
     }
 
     fn live<'m>(map: &'m HashMap<String, Entry>, key: &str, now: u64) -> Option<&'m Entry> {
-        map.get(key).filter(|e| e.expires_at.is_none_or(|t| t > now))
+        map.get(key)
+            .filter(|e| e.expires_at.is_none_or(|t| t > now))
     }
 
     /// Makes room for one more key.
@@ -102,7 +103,12 @@ impl KvStore for MemoryStore {
         Ok(Self::live(&self.lock(), key, now).map(|e| e.value.clone()))
     }
 
-    async fn put(&self, key: &str, value: Bytes, ttl: Option<Duration>) -> Result<(), StorageError> {
+    async fn put(
+        &self,
+        key: &str,
+        value: Bytes,
+        ttl: Option<Duration>,
+    ) -> Result<(), StorageError> {
         let now = self.clock.now_ms();
         let entry = Entry {
             value,
@@ -118,7 +124,12 @@ impl KvStore for MemoryStore {
         Ok(removed.is_some_and(|e| e.expires_at.is_none_or(|t| t > now)))
     }
 
-    async fn incr(&self, key: &str, delta: i64, ttl: Option<Duration>) -> Result<i64, StorageError> {
+    async fn incr(
+        &self,
+        key: &str,
+        delta: i64,
+        ttl: Option<Duration>,
+    ) -> Result<i64, StorageError> {
         let now = self.clock.now_ms();
         let mut map = self.lock();
         let (current, expires_at) = match Self::live(&map, key, now) {
@@ -126,7 +137,9 @@ impl KvStore for MemoryStore {
                 let n = std::str::from_utf8(&e.value)
                     .ok()
                     .and_then(|s| s.parse::<i64>().ok())
-                    .ok_or_else(|| StorageError::WrongType { key: key.to_owned() })?;
+                    .ok_or_else(|| StorageError::WrongType {
+                        key: key.to_owned(),
+                    })?;
                 (n, e.expires_at)
             }
             None => (0, self.expiry(now, ttl)),
@@ -190,14 +203,21 @@ mod tests {
         clock.advance(Duration::from_millis(600));
         assert_eq!(block_on(s.incr("c", 2, ttl)).expect("incr"), 3);
         clock.advance(Duration::from_millis(400));
-        assert_eq!(block_on(s.incr("c", 1, ttl)).expect("incr"), 1, "window restarted");
+        assert_eq!(
+            block_on(s.incr("c", 1, ttl)).expect("incr"),
+            1,
+            "window restarted"
+        );
     }
 
     #[test]
     fn incr_on_non_integer_is_wrong_type() {
         let (_, s) = store(10);
         block_on(s.put("k", Bytes::from("x"), None)).expect("put");
-        assert!(matches!(block_on(s.incr("k", 1, None)), Err(StorageError::WrongType { .. })));
+        assert!(matches!(
+            block_on(s.incr("k", 1, None)),
+            Err(StorageError::WrongType { .. })
+        ));
     }
 
     #[test]
@@ -205,8 +225,12 @@ mod tests {
         let (_, s) = store(10);
         assert!(block_on(s.compare_and_swap("k", None, Bytes::from("a"), None)).expect("cas"));
         assert!(!block_on(s.compare_and_swap("k", None, Bytes::from("b"), None)).expect("cas"));
-        assert!(!block_on(s.compare_and_swap("k", Some(b"x"), Bytes::from("b"), None)).expect("cas"));
-        assert!(block_on(s.compare_and_swap("k", Some(b"a"), Bytes::from("b"), None)).expect("cas"));
+        assert!(
+            !block_on(s.compare_and_swap("k", Some(b"x"), Bytes::from("b"), None)).expect("cas")
+        );
+        assert!(
+            block_on(s.compare_and_swap("k", Some(b"a"), Bytes::from("b"), None)).expect("cas")
+        );
         assert_eq!(block_on(s.get("k")).expect("get"), Some(Bytes::from("b")));
     }
 
@@ -219,7 +243,11 @@ mod tests {
         }
         block_on(s.put("new", Bytes::from("v"), None)).expect("put");
         assert!(s.len() <= 8);
-        assert_eq!(block_on(s.get("k0")).expect("get"), None, "soonest to expire went first");
+        assert_eq!(
+            block_on(s.get("k0")).expect("get"),
+            None,
+            "soonest to expire went first"
+        );
         assert!(block_on(s.get("k7")).expect("get").is_some());
         assert!(block_on(s.get("new")).expect("get").is_some());
     }

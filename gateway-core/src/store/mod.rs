@@ -23,7 +23,8 @@ pub trait KvStore: MaybeSend + MaybeSync {
     async fn get(&self, key: &str) -> Result<Option<Bytes>, StorageError>;
 
     /// Stores `value` under `key`, expiring after `ttl` when given.
-    async fn put(&self, key: &str, value: Bytes, ttl: Option<Duration>) -> Result<(), StorageError>;
+    async fn put(&self, key: &str, value: Bytes, ttl: Option<Duration>)
+    -> Result<(), StorageError>;
 
     /// Removes `key`; tells whether it was present.
     async fn delete(&self, key: &str) -> Result<bool, StorageError>;
@@ -31,7 +32,8 @@ pub trait KvStore: MaybeSend + MaybeSync {
     /// Adds `delta` to the integer under `key` (missing counts as 0) and
     /// returns the new value. `ttl` applies when the counter is created and
     /// is kept on later increments.
-    async fn incr(&self, key: &str, delta: i64, ttl: Option<Duration>) -> Result<i64, StorageError>;
+    async fn incr(&self, key: &str, delta: i64, ttl: Option<Duration>)
+    -> Result<i64, StorageError>;
 
     /// Writes `new` only if the current value equals `expected` (`None`:
     /// only if absent). Tells whether the write happened.

@@ -28,8 +28,10 @@ impl Mock {
         *resp.status_mut() = self.status;
         *resp.headers_mut() = self.headers.clone();
         if self.echo {
-            resp.headers_mut()
-                .insert(header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
         }
         resp
     }
@@ -38,7 +40,10 @@ impl Mock {
 fn echo(req: &Request<Body>) -> Vec<u8> {
     let mut headers: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (k, v) in req.headers() {
-        headers.entry(k.as_str()).or_default().push(v.to_str().unwrap_or("<binary>"));
+        headers
+            .entry(k.as_str())
+            .or_default()
+            .push(v.to_str().unwrap_or("<binary>"));
     }
     let headers: serde_json::Map<String, serde_json::Value> = headers
         .into_iter()

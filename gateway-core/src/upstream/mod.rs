@@ -38,8 +38,13 @@ pub(crate) struct Upstream {
 impl Upstream {
     /// Parses and checks a base URL.
     pub(crate) fn parse_url(url: &str) -> Result<UpstreamKind, String> {
-        let u: Uri = url.parse().map_err(|_| format!("`{url}` is not a valid URL"))?;
-        let scheme = u.scheme().cloned().ok_or("the URL needs a scheme (http:// or https://)")?;
+        let u: Uri = url
+            .parse()
+            .map_err(|_| format!("`{url}` is not a valid URL"))?;
+        let scheme = u
+            .scheme()
+            .cloned()
+            .ok_or("the URL needs a scheme (http:// or https://)")?;
         if scheme != uri::Scheme::HTTP && scheme != uri::Scheme::HTTPS {
             return Err(format!("unsupported scheme `{scheme}`: use http or https"));
         }
@@ -50,7 +55,8 @@ impl Upstream {
         if u.query().is_some() {
             return Err("an upstream URL cannot have a query".to_owned());
         }
-        let host = HeaderValue::from_str(authority.as_str()).map_err(|_| "invalid host".to_owned())?;
+        let host =
+            HeaderValue::from_str(authority.as_str()).map_err(|_| "invalid host".to_owned())?;
         Ok(UpstreamKind::Http {
             scheme,
             authority,
@@ -61,7 +67,13 @@ impl Upstream {
 
     /// The absolute URI for a request path and query.
     pub(crate) fn target_uri(&self, path_and_query: &str) -> Option<Uri> {
-        let UpstreamKind::Http { scheme, authority, base_path, .. } = &self.kind else {
+        let UpstreamKind::Http {
+            scheme,
+            authority,
+            base_path,
+            ..
+        } = &self.kind
+        else {
             return None;
         };
         let pq = if base_path.is_empty() {
@@ -94,13 +106,27 @@ mod tests {
 
     #[test]
     fn joins_base_path() {
-        assert_eq!(up("http://127.0.0.1:9/svc/").target_uri("/a?b=1").expect("uri"), "http://127.0.0.1:9/svc/a?b=1");
-        assert_eq!(up("https://x.test").target_uri("/a").expect("uri"), "https://x.test/a");
+        assert_eq!(
+            up("http://127.0.0.1:9/svc/")
+                .target_uri("/a?b=1")
+                .expect("uri"),
+            "http://127.0.0.1:9/svc/a?b=1"
+        );
+        assert_eq!(
+            up("https://x.test").target_uri("/a").expect("uri"),
+            "https://x.test/a"
+        );
     }
 
     #[test]
     fn rejects_bad_urls() {
-        for bad in ["ftp://x", "127.0.0.1:80", "http://u:p@x/", "http://x/?q=1", "not a url"] {
+        for bad in [
+            "ftp://x",
+            "127.0.0.1:80",
+            "http://u:p@x/",
+            "http://x/?q=1",
+            "not a url",
+        ] {
             assert!(Upstream::parse_url(bad).is_err(), "{bad}");
         }
     }

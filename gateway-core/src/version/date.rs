@@ -61,8 +61,14 @@ mod tests {
     fn dates() {
         assert_eq!(parse_date("1970-01-01"), Some(0));
         assert_eq!(parse_date("2027-06-30"), Some(1_814_313_600));
-        assert_eq!(parse_date("2027-06-30T12:00:00Z"), Some(1_814_313_600 + 43_200));
-        assert_eq!(parse_date("2027-06-30T14:00:00+02:00"), Some(1_814_313_600 + 43_200));
+        assert_eq!(
+            parse_date("2027-06-30T12:00:00Z"),
+            Some(1_814_313_600 + 43_200)
+        );
+        assert_eq!(
+            parse_date("2027-06-30T14:00:00+02:00"),
+            Some(1_814_313_600 + 43_200)
+        );
         assert_eq!(parse_date("2027-13-01"), None);
         assert_eq!(parse_date("June 30"), None);
     }

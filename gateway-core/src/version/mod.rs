@@ -55,13 +55,16 @@ impl VersionEntry {
             out.push((HeaderName::from_static("deprecation"), v));
         }
         if let Some(t) = sunset {
-            let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.max(0).unsigned_abs());
-            let v = HeaderValue::from_str(&httpdate::fmt_http_date(when)).map_err(|e| e.to_string())?;
+            let when =
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.max(0).unsigned_abs());
+            let v =
+                HeaderValue::from_str(&httpdate::fmt_http_date(when)).map_err(|e| e.to_string())?;
             out.push((HeaderName::from_static("sunset"), v));
         }
         if let Some(url) = link {
-            let v = HeaderValue::from_str(&format!("<{url}>; rel=\"deprecation\"; type=\"text/html\""))
-                .map_err(|_| "the link is not a valid header value".to_owned())?;
+            let v =
+                HeaderValue::from_str(&format!("<{url}>; rel=\"deprecation\"; type=\"text/html\""))
+                    .map_err(|_| "the link is not a valid header value".to_owned())?;
             out.push((header::LINK, v));
         }
         Ok(out)
@@ -84,10 +87,10 @@ fn from_media_type(headers: &HeaderMap) -> Option<String> {
             let mut parts = range.split(';');
             let mime = parts.next().unwrap_or("").trim();
             for p in parts {
-                if let Some((k, v)) = p.split_once('=') {
-                    if k.trim().eq_ignore_ascii_case("version") {
-                        return Some(v.trim().trim_matches('"').to_owned());
-                    }
+                if let Some((k, v)) = p.split_once('=')
+                    && k.trim().eq_ignore_ascii_case("version")
+                {
+                    return Some(v.trim().trim_matches('"').to_owned());
                 }
             }
             // application/vnd.acme.v2+json
@@ -105,14 +108,17 @@ fn from_media_type(headers: &HeaderMap) -> Option<String> {
 
 impl Versioning {
     fn lookup(&self, asked: &str) -> Option<usize> {
-        self.versions.iter().position(|v| v.name == asked).or_else(|| {
-            // "2" finds "v2" and "v2" finds "2".
-            let alt = match asked.strip_prefix('v') {
-                Some(rest) => rest.to_owned(),
-                None => format!("v{asked}"),
-            };
-            self.versions.iter().position(|v| v.name == alt)
-        })
+        self.versions
+            .iter()
+            .position(|v| v.name == asked)
+            .or_else(|| {
+                // "2" finds "v2" and "v2" finds "2".
+                let alt = match asked.strip_prefix('v') {
+                    Some(rest) => rest.to_owned(),
+                    None => format!("v{asked}"),
+                };
+                self.versions.iter().position(|v| v.name == alt)
+            })
     }
 
     /// Chooses the version for a request.
@@ -127,11 +133,17 @@ impl Versioning {
                 StatusCode::NOT_FOUND,
             ),
             Source::Header(h) => (
-                req.headers().get(h).and_then(|v| v.to_str().ok()).map(|s| s.trim().to_owned()),
+                req.headers()
+                    .get(h)
+                    .and_then(|v| v.to_str().ok())
+                    .map(|s| s.trim().to_owned()),
                 StatusCode::BAD_REQUEST,
             ),
             Source::Query(q) => (
-                req.uri().query().and_then(|qs| query_param(qs, q)).map(str::to_owned),
+                req.uri()
+                    .query()
+                    .and_then(|qs| query_param(qs, q))
+                    .map(str::to_owned),
                 StatusCode::BAD_REQUEST,
             ),
             Source::MediaType => (from_media_type(req.headers()), StatusCode::NOT_ACCEPTABLE),
@@ -143,11 +155,18 @@ impl Versioning {
         let Some(entry) = idx.map(|i| &self.versions[i]) else {
             return Err(RouteError::UnknownVersion {
                 status: unknown_status,
-                supported: self.versions.iter().filter(|v| !v.retired).map(|v| v.name.clone()).collect(),
+                supported: self
+                    .versions
+                    .iter()
+                    .filter(|v| !v.retired)
+                    .map(|v| v.name.clone())
+                    .collect(),
             });
         };
         if entry.retired {
-            return Err(RouteError::Retired { version: entry.name.clone() });
+            return Err(RouteError::Retired {
+                version: entry.name.clone(),
+            });
         }
         Ok(entry)
     }

@@ -52,18 +52,26 @@ fn call(gw: &Gateway, uri: &str, headers: &[(&str, &str)]) -> Out {
     for (k, v) in headers {
         b = b.header(*k, *v);
     }
-    let resp = futures_executor::block_on(gw.handle(b.body(crate::Body::empty()).expect("req"), ClientInfo::default()));
+    let resp = futures_executor::block_on(gw.handle(
+        b.body(crate::Body::empty()).expect("req"),
+        ClientInfo::default(),
+    ));
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let bytes = futures_executor::block_on(resp.into_body().collect(1 << 20)).expect("body");
     let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-    Out { status, path: v["path"].as_str().unwrap_or_default().to_owned(), headers }
+    Out {
+        status,
+        path: v["path"].as_str().unwrap_or_default().to_owned(),
+        headers,
+    }
 }
 
 #[test]
 fn version_table() {
     let gw = Gateway::new(config(), test_env::env());
-    let cases: &[(&str, &[(&str, &str)], u16, &str)] = &[
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], u16, &'a str);
+    let cases: &[Case<'_>] = &[
         ("/v1/users/7", &[], 200, "/users/7"),
         ("/v2/users/7", &[], 200, "/users/7"),
         ("/2/users/7", &[], 200, "/users/7"),
@@ -74,8 +82,18 @@ fn version_table() {
         ("/h", &[("api-version", "v3")], 400, ""),
         ("/q?api=v1", &[], 200, "/q"),
         ("/q", &[], 400, ""),
-        ("/m", &[("accept", "application/vnd.acme.v2+json")], 200, "/m"),
-        ("/m", &[("accept", "application/json; version=2")], 200, "/m"),
+        (
+            "/m",
+            &[("accept", "application/vnd.acme.v2+json")],
+            200,
+            "/m",
+        ),
+        (
+            "/m",
+            &[("accept", "application/json; version=2")],
+            200,
+            "/m",
+        ),
         ("/m", &[("accept", "application/vnd.acme.v7+json")], 406, ""),
         ("/m", &[], 200, "/m"),
     ];
@@ -94,7 +112,12 @@ fn deprecated_version_sends_lifecycle_headers() {
     let out = call(&gw, "/v1/users/1", &[]);
     assert_eq!(out.headers["deprecation"], "@1767225600");
     assert_eq!(out.headers["sunset"], "Wed, 30 Jun 2027 00:00:00 GMT");
-    assert!(out.headers["link"].to_str().expect("ascii").contains("rel=\"deprecation\""));
+    assert!(
+        out.headers["link"]
+            .to_str()
+            .expect("ascii")
+            .contains("rel=\"deprecation\"")
+    );
     let out = call(&gw, "/v2/users/1", &[]);
     assert!(out.headers.get("deprecation").is_none());
 }

@@ -64,10 +64,10 @@ fn classify(err: hyper_util::client::legacy::Error) -> UpstreamError {
         if let Some(b) = s.downcast_ref::<BodyError>() {
             return UpstreamError::RequestBody(b.clone());
         }
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            if io.kind() == std::io::ErrorKind::TimedOut {
-                return UpstreamError::Timeout;
-            }
+        if let Some(io) = s.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::TimedOut
+        {
+            return UpstreamError::Timeout;
         }
         source = s.source();
     }
@@ -85,7 +85,11 @@ impl HttpClient for HyperClient {
         request: http::Request<Body>,
         options: SendOptions,
     ) -> Result<http::Response<Body>, UpstreamError> {
-        let resp = self.pool(options.connect_timeout).request(request).await.map_err(classify)?;
+        let resp = self
+            .pool(options.connect_timeout)
+            .request(request)
+            .await
+            .map_err(classify)?;
         Ok(resp.map(|b| from_incoming(b, None)))
     }
 }

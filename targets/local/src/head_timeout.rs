@@ -18,7 +18,8 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
-const BODY: &str = r#"{"type":"urn:gateway:problem:request-timeout","title":"Request timeout","status":408}"#;
+const BODY: &str =
+    r#"{"type":"urn:gateway:problem:request-timeout","title":"Request timeout","status":408}"#;
 
 /// Counts requests in flight on one connection.
 #[derive(Debug, Default, Clone)]
@@ -82,7 +83,11 @@ fn response() -> String {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for HeadTimeout<S> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = &mut *self;
         if let Some(written) = this.reply {
             // Timed out: finish writing the 408, then report end of stream.
@@ -125,7 +130,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for HeadTimeout<S> {
             }
             return res;
         }
-        if res.is_pending() && this.armed && !this.in_flight.busy() && this.timer.as_mut().poll(cx).is_ready() {
+        if res.is_pending()
+            && this.armed
+            && !this.in_flight.busy()
+            && this.timer.as_mut().poll(cx).is_ready()
+        {
             this.reply = Some(0);
             drop(res);
             cx.waker().wake_by_ref();
@@ -136,7 +145,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for HeadTimeout<S> {
 }
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for HeadTimeout<S> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         // A response is being written: the next head starts a new clock.
         this.armed = false;

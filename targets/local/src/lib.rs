@@ -41,7 +41,10 @@ pub fn load_config(path: &Path) -> Result<GatewayConfig, ConfigError> {
 /// Connects the configured state store.
 pub async fn build_store(cfg: &GatewayConfig) -> anyhow::Result<Arc<dyn KvStore>> {
     Ok(match &cfg.store {
-        StoreConfig::Memory => Arc::new(MemoryStore::new(Arc::new(env::SystemClock), MEMORY_STORE_ENTRIES)),
+        StoreConfig::Memory => Arc::new(MemoryStore::new(
+            Arc::new(env::SystemClock),
+            MEMORY_STORE_ENTRIES,
+        )),
         StoreConfig::Redis { url } => Arc::new(
             gateway_store_redis::RedisStore::connect(url, "gw:")
                 .await
@@ -72,7 +75,9 @@ pub struct RunningServer {
 
 impl std::fmt::Debug for RunningServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RunningServer").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("RunningServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -116,10 +121,15 @@ pub async fn start(opts: StartOptions) -> anyhow::Result<RunningServer> {
     let store = build_store(&cfg).await?;
     let env = env::tokio_env(store, Arc::new(client::HyperClient::default()));
     let gateway = Gateway::new(cfg, env);
-    let listener = TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr()?;
     let watcher = if opts.watch {
-        Some(reload::watch(opts.config.clone(), gateway.clone()).context("watching the config file")?)
+        Some(
+            reload::watch(opts.config.clone(), gateway.clone())
+                .context("watching the config file")?,
+        )
     } else {
         None
     };

@@ -47,7 +47,10 @@ enum Command {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("GATEWAY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -65,7 +68,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut term), Ok(mut hup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
+            let (Ok(mut term), Ok(mut hup)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::hangup()),
+            ) else {
                 return;
             };
             loop {
@@ -102,7 +108,12 @@ fn main() -> ExitCode {
             Ok(cfg) => {
                 println!("{:<32} {:<20} POLICIES", "ROUTE", "UPSTREAM");
                 for r in cfg.routes() {
-                    println!("{:<32} {:<20} {}", r.name, r.upstream, r.policies.join(", "));
+                    println!(
+                        "{:<32} {:<20} {}",
+                        r.name,
+                        r.upstream,
+                        r.policies.join(", ")
+                    );
                 }
                 ExitCode::SUCCESS
             }
@@ -113,7 +124,10 @@ fn main() -> ExitCode {
         },
         Some(Command::Schema) => {
             let schema = gateway_core::config::json_schema(&PolicyRegistry::builtin());
-            println!("{}", serde_json::to_string_pretty(&schema).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&schema).unwrap_or_default()
+            );
             ExitCode::SUCCESS
         }
         None => {

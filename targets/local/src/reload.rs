@@ -44,7 +44,10 @@ pub fn reload_now(path: &Path, gateway: &Gateway) -> ReloadOutcome {
         Ok(cfg) => {
             let old = gateway.config();
             for field in restart_only_changes(&old, &cfg) {
-                tracing::warn!(field, "this setting changed but takes effect only after a restart");
+                tracing::warn!(
+                    field,
+                    "this setting changed but takes effect only after a restart"
+                );
             }
             let routes = cfg.routes().len();
             gateway.reload(cfg);
@@ -67,7 +70,10 @@ pub fn watch(path: PathBuf, gateway: Gateway) -> notify::Result<notify::Recommen
     let file_name = path.file_name().map(|n| n.to_owned());
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         if let Ok(event) = res {
-            let ours = event.paths.iter().any(|p| p.file_name() == file_name.as_deref());
+            let ours = event
+                .paths
+                .iter()
+                .any(|p| p.file_name() == file_name.as_deref());
             let change = event.kind.is_modify() || event.kind.is_create();
             if ours && change {
                 let _ = tx.send(());

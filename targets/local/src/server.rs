@@ -79,7 +79,10 @@ async fn serve_conn<I>(
     let in_flight = InFlight::default();
     let io = HeadTimeout::new(io, settings.header_read_timeout, in_flight.clone());
     let idle = settings.body_idle_timeout;
-    let client = ClientInfo { peer: peer.ip(), tls };
+    let client = ClientInfo {
+        peer: peer.ip(),
+        tls,
+    };
     let svc = service_fn(move |req: http::Request<Incoming>| {
         let gateway = gateway.clone();
         let guard = in_flight.start();
@@ -130,7 +133,9 @@ pub async fn serve(
                 tokio::spawn(async move {
                     let timeout = settings.header_read_timeout;
                     match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
-                        Ok(Ok(tls_stream)) => serve_conn(tls_stream, peer, true, gateway, settings, watcher).await,
+                        Ok(Ok(tls_stream)) => {
+                            serve_conn(tls_stream, peer, true, gateway, settings, watcher).await
+                        }
                         Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
                         Err(_) => tracing::debug!("TLS handshake timed out"),
                     }
@@ -140,7 +145,10 @@ pub async fn serve(
     }
     drop(listener);
     tracing::info!("shutting down: draining in-flight requests");
-    if tokio::time::timeout(settings.shutdown_grace, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(settings.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("shutdown grace period over; closing remaining connections");
     }
 }

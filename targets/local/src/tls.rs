@@ -15,7 +15,8 @@ pub fn acceptor(files: &TlsFiles) -> anyhow::Result<TlsAcceptor> {
         .collect::<Result<_, _>>()
         .with_context(|| format!("parsing certificate file {}", files.cert))?;
     anyhow::ensure!(!certs.is_empty(), "no certificate in {}", files.cert);
-    let key = PrivateKeyDer::from_pem_file(&files.key).with_context(|| format!("reading private key file {}", files.key))?;
+    let key = PrivateKeyDer::from_pem_file(&files.key)
+        .with_context(|| format!("reading private key file {}", files.key))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
