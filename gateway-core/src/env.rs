@@ -71,16 +71,20 @@ pub trait Deferred: MaybeSend + MaybeSync {
 }
 
 /// Per-call settings for an outbound request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendOptions {
     /// Longest time to establish a connection.
     pub connect_timeout: Duration,
+    /// PEM file of trusted certificate authorities for `https`, replacing
+    /// the public roots. Targets without a file system ignore it.
+    pub ca_file: Option<Arc<str>>,
 }
 
 impl Default for SendOptions {
     fn default() -> Self {
         Self {
             connect_timeout: Duration::from_secs(5),
+            ca_file: None,
         }
     }
 }

@@ -216,12 +216,25 @@ fn build_upstream(name: &str, u: &UpstreamSpec, at: &str, p: &mut Problems) -> O
             return None;
         }
     };
+    if u.ca_file.is_some()
+        && !u
+            .url
+            .as_deref()
+            .is_some_and(|url| url.starts_with("https://"))
+    {
+        p.push(
+            format!("{at}.ca_file"),
+            "`ca_file` applies only to an https:// url",
+        );
+        return None;
+    }
     Some(Upstream {
         name: name.to_owned(),
         kind,
         connect_timeout: u.connect_timeout.map_or(DEFAULT_CONNECT_TIMEOUT, |d| d.0),
         timeout: u.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0),
         preserve_host: u.preserve_host,
+        ca_file: u.ca_file.as_deref().map(Into::into),
     })
 }
 

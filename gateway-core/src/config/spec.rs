@@ -103,6 +103,9 @@ pub struct UpstreamSpec {
     pub connect_timeout: Option<DurationSpec>,
     /// Longest time until the response head arrives. Default 30s.
     pub timeout: Option<DurationSpec>,
+    /// PEM file of the certificate authorities trusted for this `https`
+    /// upstream, instead of the public roots (self-hosted target).
+    pub ca_file: Option<String>,
     /// Forward the client's `Host` instead of the upstream's.
     #[serde(default)]
     pub preserve_host: bool,

@@ -56,6 +56,7 @@ pub(super) async fn forward(
             let timeout = route_timeout.unwrap_or(upstream.timeout);
             let options = SendOptions {
                 connect_timeout: upstream.connect_timeout.min(timeout),
+                ca_file: upstream.ca_file.clone(),
             };
             let send = env.http.send(req, options);
             let deadline = env.sleep.sleep(timeout);

@@ -33,6 +33,7 @@ pub(crate) struct Upstream {
     pub(crate) connect_timeout: Duration,
     pub(crate) timeout: Duration,
     pub(crate) preserve_host: bool,
+    pub(crate) ca_file: Option<std::sync::Arc<str>>,
 }
 
 impl Upstream {
@@ -101,6 +102,7 @@ mod tests {
             connect_timeout: Duration::from_secs(1),
             timeout: Duration::from_secs(1),
             preserve_host: false,
+            ca_file: None,
         }
     }
 

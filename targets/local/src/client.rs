@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::error::Error as StdError;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gateway_core::error::UpstreamError;
@@ -12,15 +12,20 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
 
 use crate::body::from_incoming;
 
 type Pool = Client<HttpsConnector<HttpConnector>, Body>;
 
-/// A pooled client per connect timeout (timeouts are a connector setting).
+/// What a connection pool is specific to (both are connector settings).
+type PoolKey = (Duration, Option<Arc<str>>);
+
+/// A pooled client per connect timeout and trusted-CA file.
 #[derive(Default)]
 pub struct HyperClient {
-    pools: Mutex<HashMap<Duration, Pool>>,
+    pools: Mutex<HashMap<PoolKey, Pool>>,
 }
 
 impl std::fmt::Debug for HyperClient {
@@ -29,31 +34,57 @@ impl std::fmt::Debug for HyperClient {
     }
 }
 
-fn build_pool(connect_timeout: Duration) -> Pool {
+/// A TLS client config trusting only the CAs in `ca_file`.
+fn custom_roots(ca_file: &str) -> anyhow::Result<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca_file)? {
+        roots.add(cert?)?;
+    }
+    anyhow::ensure!(!roots.is_empty(), "no certificate in {ca_file}");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+fn build_pool(connect_timeout: Duration, ca_file: Option<&str>) -> Result<Pool, UpstreamError> {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
     http.set_connect_timeout(Some(connect_timeout));
     http.set_keepalive(Some(Duration::from_secs(60)));
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_webpki_roots()
+    let builder = match ca_file {
+        None => hyper_rustls::HttpsConnectorBuilder::new().with_webpki_roots(),
+        Some(file) => {
+            let config = custom_roots(file).map_err(|e| {
+                tracing::error!(ca_file = file, error = %e, "cannot load the upstream CA file");
+                UpstreamError::Connect(None)
+            })?;
+            hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config)
+        }
+    };
+    let https = builder
         .https_or_http()
         .enable_http1()
         .enable_http2()
         .wrap_connector(http);
-    Client::builder(TokioExecutor::new())
+    Ok(Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(60))
         .pool_max_idle_per_host(256)
-        .build(https)
+        .build(https))
 }
 
 impl HyperClient {
-    fn pool(&self, connect_timeout: Duration) -> Pool {
+    fn pool(&self, options: &SendOptions) -> Result<Pool, UpstreamError> {
+        let key = (options.connect_timeout, options.ca_file.clone());
         let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
-        pools
-            .entry(connect_timeout)
-            .or_insert_with(|| build_pool(connect_timeout))
-            .clone()
+        if let Some(pool) = pools.get(&key) {
+            return Ok(pool.clone());
+        }
+        let pool = build_pool(options.connect_timeout, options.ca_file.as_deref())?;
+        pools.insert(key, pool.clone());
+        Ok(pool)
     }
 }
 
@@ -86,7 +117,7 @@ impl HttpClient for HyperClient {
         options: SendOptions,
     ) -> Result<http::Response<Body>, UpstreamError> {
         let resp = self
-            .pool(options.connect_timeout)
+            .pool(&options)?
             .request(request)
             .await
             .map_err(classify)?;

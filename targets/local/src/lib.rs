@@ -46,7 +46,7 @@ pub async fn build_store(cfg: &GatewayConfig) -> anyhow::Result<Arc<dyn KvStore>
             MEMORY_STORE_ENTRIES,
         )),
         StoreConfig::Redis { url } => Arc::new(
-            gateway_store_redis::RedisStore::connect(url, "gw:")
+            gateway_store_redis::RedisStore::connect(url, "gw")
                 .await
                 .context("connecting the Redis store")?,
         ),
