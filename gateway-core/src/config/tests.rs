@@ -251,3 +251,36 @@ fn schema_lists_policy_kinds() {
         .expect("policy oneOf");
     assert_eq!(kinds.as_array().map(Vec::len), Some(4));
 }
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Arbitrary text is refused with problems, never a panic.
+        #[test]
+        fn arbitrary_text(text in "\\PC{0,200}") {
+            let _ = load(&text);
+        }
+
+        /// Config-shaped documents with random values load or fail cleanly,
+        /// and every failure names the file.
+        #[test]
+        fn shaped_documents(
+            path in "[/a-z{}*.%;]{0,12}",
+            method in "[A-Za-z ]{0,6}",
+            status in 0u16..700,
+            size in "[0-9]{0,3}[kKmMiB]{0,3}",
+        ) {
+            let text = format!(
+                "version: 1\nupstreams:\n  a: {{ mock: {{ status: {status} }} }}\nroutes:\n  - {{ path: '{path}', methods: ['{method}'], upstream: a, max_body_bytes: '{size}' }}\n"
+            );
+            if let Err(e) = load(&text) {
+                prop_assert!(!e.problems.is_empty());
+                prop_assert!(e.to_string().starts_with("gw.yaml: "));
+            }
+        }
+    }
+}
