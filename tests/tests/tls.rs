@@ -68,10 +68,17 @@ async fn terminates_tls_with_http1_and_http2() -> anyhow::Result<()> {
         .build()?;
     let resp = h2.get(&url).send().await?;
     assert_eq!(resp.status(), 200);
-    assert_eq!(resp.version(), http::Version::HTTP_2, "h2 negotiated by ALPN");
+    assert_eq!(
+        resp.version(),
+        http::Version::HTTP_2,
+        "h2 negotiated by ALPN"
+    );
 
     let plain = reqwest::get(format!("http://127.0.0.1:{}/hello", gw.addr().port())).await;
-    assert!(plain.is_err() || plain.is_ok_and(|r| r.status() != 200), "plain HTTP is not served on the TLS port");
+    assert!(
+        plain.is_err() || plain.is_ok_and(|r| r.status() != 200),
+        "plain HTTP is not served on the TLS port"
+    );
     gw.shutdown().await;
     Ok(())
 }
@@ -95,7 +102,11 @@ async fn https_upstream_needs_a_trusted_certificate() -> anyhow::Result<()> {
     assert_eq!(echo["query"], "y=1");
 
     let resp = reqwest::get(format!("{base}/u/x")).await?;
-    assert_eq!(resp.status(), 502, "a certificate no root vouches for is refused");
+    assert_eq!(
+        resp.status(),
+        502,
+        "a certificate no root vouches for is refused"
+    );
     let body = resp.text().await?;
     assert!(!body.contains("certificate"), "no TLS details leak: {body}");
     gw.shutdown().await;

@@ -84,7 +84,9 @@ impl GatewayConfig {
             ) else {
                 continue;
             };
-            if let Some(prev) = names.insert(route.name.clone(), i) {
+            if let Some(name) = &r.name
+                && let Some(prev) = names.insert(name.clone(), i)
+            {
                 p.push(
                     format!("{at}.name"),
                     format!(
@@ -397,12 +399,14 @@ fn build_route(
     if p.len() != before {
         return None;
     }
+    // Default name: `[METHODS ][hosts]path`, e.g. `GET api.example.com/users`.
     let name = r.name.clone().unwrap_or_else(|| {
         let m: Vec<&str> = methods.iter().map(Method::as_str).collect();
+        let target = format!("{}{}", hosts.join(","), r.path);
         if m.is_empty() {
-            r.path.clone()
+            target
         } else {
-            format!("{} {}", m.join(","), r.path)
+            format!("{} {target}", m.join(","))
         }
     });
     let route = Route {

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use futures_util::future::{Either, select};
-use http::{Request, Response, header};
+use http::{HeaderValue, Request, Response, header};
 
 use super::ClientInfo;
 use crate::body::Body;
@@ -20,22 +20,21 @@ pub(super) async fn forward(
     route_timeout: Option<Duration>,
     mut req: Request<Body>,
     client: ClientInfo,
-    host: Option<&str>,
 ) -> Result<Response<Body>, GatewayError> {
     strip_hop_by_hop(req.headers_mut());
     let trusted = cfg.server.trusted_proxies.is_trusted(client.peer);
-    let original_host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| host.map(str::to_owned));
+    // The host as the client wrote it: `Host` (HTTP/1.1) or `:authority` (HTTP/2).
+    let client_host: Option<HeaderValue> = req.headers().get(header::HOST).cloned().or_else(|| {
+        req.uri()
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    });
     set_forwarding_headers(
         req.headers_mut(),
         client.peer,
         trusted,
         client.tls,
-        original_host.as_deref(),
+        client_host.as_ref().and_then(|h| h.to_str().ok()),
     );
     match &upstream.kind {
         UpstreamKind::Mock(mock) => Ok(mock.respond(&req)),
@@ -49,10 +48,11 @@ pub(super) async fn forward(
                 .ok_or(GatewayError::Internal("upstream URI could not be built"))?;
             *req.uri_mut() = uri;
             *req.version_mut() = http::Version::HTTP_11;
-            if !upstream.preserve_host || !req.headers().contains_key(header::HOST) {
-                req.headers_mut()
-                    .insert(header::HOST, upstream_host.clone());
-            }
+            let host = match client_host {
+                Some(h) if upstream.preserve_host => h,
+                _ => upstream_host.clone(),
+            };
+            req.headers_mut().insert(header::HOST, host);
             let timeout = route_timeout.unwrap_or(upstream.timeout);
             let options = SendOptions {
                 connect_timeout: upstream.connect_timeout.min(timeout),

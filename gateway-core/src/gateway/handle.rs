@@ -116,17 +116,9 @@ pub(super) async fn process(
     }
     let mut resp = match early {
         Some(r) => r,
-        None => forward(
-            env,
-            cfg,
-            upstream,
-            route.timeout,
-            req,
-            client,
-            host.as_deref(),
-        )
-        .await
-        .unwrap_or_else(GatewayError::into_response),
+        None => forward(env, cfg, upstream, route.timeout, req, client)
+            .await
+            .unwrap_or_else(GatewayError::into_response),
     };
     if route.buffer_response && !resp.body().is_buffered() {
         let body = std::mem::take(resp.body_mut());

@@ -15,6 +15,22 @@ fn forwarded_node(ip: IpAddr) -> String {
     }
 }
 
+/// All lines of a list header as one comma-separated value.
+fn joined(headers: &HeaderMap, name: &str) -> Option<String> {
+    let mut out: Option<String> = None;
+    for v in headers.get_all(name) {
+        let Ok(v) = v.to_str() else { continue };
+        match &mut out {
+            Some(s) => {
+                s.push_str(", ");
+                s.push_str(v);
+            }
+            None => out = Some(v.to_owned()),
+        }
+    }
+    out
+}
+
 /// Sets the forwarding headers. When the peer is not a trusted proxy,
 /// whatever the client sent is replaced; when it is, the chain is extended.
 pub(crate) fn set_forwarding_headers(
@@ -31,7 +47,7 @@ pub(crate) fn set_forwarding_headers(
         headers.remove(XFH);
         headers.remove(header::FORWARDED);
     }
-    let xff = match headers.get(XFF).and_then(|v| v.to_str().ok()) {
+    let xff = match joined(headers, XFF) {
         Some(prev) if peer_trusted => format!("{prev}, {peer}"),
         _ => peer.to_string(),
     };
@@ -51,7 +67,7 @@ pub(crate) fn set_forwarding_headers(
     if let Some(host) = host.filter(|h| h.bytes().all(|b| b.is_ascii_graphic() && b != b'"')) {
         element.push_str(&format!(";host=\"{host}\""));
     }
-    let fwd = match headers.get(header::FORWARDED).and_then(|v| v.to_str().ok()) {
+    let fwd = match joined(headers, header::FORWARDED.as_str()) {
         Some(prev) if peer_trusted => format!("{prev}, {element}"),
         _ => element,
     };
@@ -84,6 +100,16 @@ mod tests {
             h[header::FORWARDED],
             "for=203.0.113.5;proto=http;host=\"api.test\""
         );
+    }
+
+    #[test]
+    fn chain_over_several_lines_is_kept_whole() {
+        let mut h = HeaderMap::new();
+        h.append(XFF, "198.51.100.1".parse().expect("v"));
+        h.append(XFF, "203.0.113.2".parse().expect("v"));
+        set_forwarding_headers(&mut h, "127.0.0.1".parse().expect("ip"), true, false, None);
+        assert_eq!(h[XFF], "198.51.100.1, 203.0.113.2, 127.0.0.1");
+        assert_eq!(h.get_all(XFF).iter().count(), 1);
     }
 
     #[test]

@@ -18,6 +18,9 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
+/// The start of the HTTP/2 connection preface (prior knowledge).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0";
+
 const BODY: &str =
     r#"{"type":"urn:gateway:problem:request-timeout","title":"Request timeout","status":408}"#;
 
@@ -53,7 +56,8 @@ pub struct HeadTimeout<S> {
     timer: Pin<Box<Sleep>>,
     armed: bool,
     disabled: bool,
-    first_read: bool,
+    /// Bytes of the HTTP/2 preface matched so far; `None` once decided.
+    preface: Option<usize>,
     timeout: Duration,
     in_flight: InFlight,
     reply: Option<usize>,
@@ -67,7 +71,7 @@ impl<S> HeadTimeout<S> {
             timer: Box::pin(tokio::time::sleep(timeout)),
             armed: false,
             disabled: false,
-            first_read: true,
+            preface: Some(0),
             timeout,
             in_flight,
             reply: None,
@@ -116,11 +120,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for HeadTimeout<S> {
         let res = Pin::new(&mut this.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = res {
             let got = &buf.filled()[before..];
-            if this.first_read && !got.is_empty() {
-                this.first_read = false;
-                if got.starts_with(b"PRI * HTTP/2.0") {
+            if let Some(seen) = this.preface {
+                // The preface may arrive split over several reads.
+                let want = &H2_PREFACE[seen..];
+                let n = want.len().min(got.len());
+                if got[..n] != want[..n] {
+                    this.preface = None;
+                } else if seen + n == H2_PREFACE.len() {
                     this.disabled = true;
+                    this.armed = false;
                     return res;
+                } else {
+                    this.preface = Some(seen + n);
                 }
             }
             if !got.is_empty() && !this.armed && !this.in_flight.busy() {

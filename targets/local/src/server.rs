@@ -15,6 +15,7 @@ use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use crate::body::from_incoming;
@@ -110,7 +111,9 @@ pub async fn serve(
 ) {
     let settings = Arc::new(settings);
     let graceful = GracefulShutdown::new();
+    let mut conns = JoinSet::new();
     loop {
+        while conns.try_join_next().is_some() {}
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(x) => x,
@@ -126,11 +129,11 @@ pub async fn serve(
         let (gateway, settings, watcher) = (gateway.clone(), settings.clone(), graceful.watcher());
         match &tls {
             None => {
-                tokio::spawn(serve_conn(stream, peer, false, gateway, settings, watcher));
+                conns.spawn(serve_conn(stream, peer, false, gateway, settings, watcher));
             }
             Some(acceptor) => {
                 let acceptor = acceptor.clone();
-                tokio::spawn(async move {
+                conns.spawn(async move {
                     let timeout = settings.header_read_timeout;
                     match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
                         Ok(Ok(tls_stream)) => {
@@ -149,6 +152,11 @@ pub async fn serve(
         .await
         .is_err()
     {
-        tracing::warn!("shutdown grace period over; closing remaining connections");
+        tracing::warn!(
+            open = conns.len(),
+            "shutdown grace period over; closing remaining connections"
+        );
     }
+    conns.abort_all();
+    while conns.join_next().await.is_some() {}
 }

@@ -58,7 +58,8 @@ impl Drop for TempDir {
 
 /// Replaces each `KEY` with its value; keeps YAML free of `format!` escapes.
 pub(crate) fn fill(template: &str, vars: &[(&str, &str)]) -> String {
-    vars.iter().fold(template.to_owned(), |acc, (k, v)| acc.replace(k, v))
+    vars.iter()
+        .fold(template.to_owned(), |acc, (k, v)| acc.replace(k, v))
 }
 
 /// Writes `text` to `path` through a temp file in the same directory and a
@@ -100,7 +101,11 @@ impl TestGateway {
             watch,
         })
         .await?;
-        Ok(Self { server, config, _dir: dir })
+        Ok(Self {
+            server,
+            config,
+            _dir: dir,
+        })
     }
 
     /// Starts a gateway on an existing config file (not copied).
@@ -128,19 +133,9 @@ impl TestGateway {
         &self.config
     }
 
-    /// The running server.
-    pub(crate) fn server(&self) -> &RunningServer {
-        &self.server
-    }
-
     /// Stops the server and waits for it to drain.
     pub(crate) async fn shutdown(self) {
         self.server.shutdown().await;
-    }
-
-    /// Splits into the server and the temp dir (keep the dir alive).
-    pub(crate) fn into_parts(self) -> (RunningServer, TempDir) {
-        (self.server, self._dir)
     }
 }
 
@@ -206,18 +201,31 @@ impl RawResponse {
     /// The first value of a header.
     pub(crate) fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
-        self.headers.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The body as JSON.
     pub(crate) fn json(&self) -> Result<serde_json::Value> {
-        serde_json::from_slice(&self.body)
-            .with_context(|| format!("body is not JSON: {:?}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body).with_context(|| {
+            format!(
+                "body is not JSON: {:?}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
     }
 
     /// Checks that this is a problem+json answer with `status` and kind.
     pub(crate) fn assert_problem(&self, status: u16, kind: &str) -> Result<serde_json::Value> {
-        check_problem(self.status, self.header("content-type"), &self.body, status, kind)
+        check_problem(
+            self.status,
+            self.header("content-type"),
+            &self.body,
+            status,
+            kind,
+        )
     }
 }
 
@@ -246,7 +254,10 @@ async fn read_response_inner(stream: &mut TcpStream) -> Result<RawResponse> {
             break end;
         }
         if read_more(stream, &mut buf).await? == 0 {
-            bail!("connection closed before a response head; got {:?}", String::from_utf8_lossy(&buf));
+            bail!(
+                "connection closed before a response head; got {:?}",
+                String::from_utf8_lossy(&buf)
+            );
         }
     };
     let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
@@ -263,7 +274,12 @@ async fn read_response_inner(stream: &mut TcpStream) -> Result<RawResponse> {
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
     let mut rest = buf[head_end..].to_vec();
-    let get = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let get = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
     let body = if status == 204 || status == 304 || (100..200).contains(&status) {
         Vec::new()
     } else if let Some(len) = get("content-length") {
@@ -306,7 +322,12 @@ async fn read_response_inner(stream: &mut TcpStream) -> Result<RawResponse> {
         while read_more(stream, &mut rest).await? > 0 {}
         rest
     };
-    Ok(RawResponse { status, status_line, headers, body })
+    Ok(RawResponse {
+        status,
+        status_line,
+        headers,
+        body,
+    })
 }
 
 /// Connects to `addr`.
@@ -352,21 +373,35 @@ fn check_problem(
     kind: &str,
 ) -> Result<serde_json::Value> {
     let text = String::from_utf8_lossy(body);
-    ensure!(got_status == status, "status {got_status}, expected {status}; body {text}");
+    ensure!(
+        got_status == status,
+        "status {got_status}, expected {status}; body {text}"
+    );
     ensure!(
         content_type == Some("application/problem+json"),
         "content-type {content_type:?}, expected application/problem+json"
     );
-    let v: serde_json::Value = serde_json::from_slice(body).with_context(|| format!("problem body {text}"))?;
-    ensure!(v["type"] == format!("urn:gateway:problem:{kind}"), "problem type in {v}, expected {kind}");
+    let v: serde_json::Value =
+        serde_json::from_slice(body).with_context(|| format!("problem body {text}"))?;
+    ensure!(
+        v["type"] == format!("urn:gateway:problem:{kind}"),
+        "problem type in {v}, expected {kind}"
+    );
     ensure!(v["status"] == status, "problem status in {v}");
-    ensure!(v["title"].as_str().is_some_and(|t| !t.is_empty()), "problem title in {v}");
+    ensure!(
+        v["title"].as_str().is_some_and(|t| !t.is_empty()),
+        "problem title in {v}"
+    );
     Ok(v)
 }
 
 /// Checks that `resp` is a problem+json answer with `status` and kind
 /// (`urn:gateway:problem:KIND`); returns the document.
-pub(crate) async fn assert_problem(resp: reqwest::Response, status: u16, kind: &str) -> Result<serde_json::Value> {
+pub(crate) async fn assert_problem(
+    resp: reqwest::Response,
+    status: u16,
+    kind: &str,
+) -> Result<serde_json::Value> {
     let got = resp.status().as_u16();
     let ct = resp
         .headers()
@@ -388,7 +423,9 @@ pub(crate) fn values(headers: &http::HeaderMap, name: &str) -> Vec<String> {
 
 /// The single value of a header, or `None`.
 pub(crate) fn value(headers: &http::HeaderMap, name: &str) -> Option<String> {
-    headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    headers
+        .get(name)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
 }
 
 /// Requests the wiremock server received (empty when recording is off).
@@ -412,4 +449,11 @@ pub(crate) fn path_and_query(req: &wiremock::Request) -> String {
         Some(q) => format!("{}?{q}", req.url.path()),
         None => req.url.path().to_owned(),
     }
+}
+
+/// The body of `resp` as JSON (reqwest's `json` feature is not enabled).
+pub(crate) async fn json(resp: reqwest::Response) -> Result<serde_json::Value> {
+    let bytes = resp.bytes().await?;
+    serde_json::from_slice(&bytes)
+        .with_context(|| format!("body is not JSON: {:?}", String::from_utf8_lossy(&bytes)))
 }

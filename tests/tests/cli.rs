@@ -1,0 +1,230 @@
+//! The `local` binary's config commands: `validate`, `routes`, `schema`.
+//!
+//! `CARGO_BIN_EXE_local` only exists for tests of the `local` package, so
+//! the binary is built once here with the same cargo and target directory.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use anyhow::{Context as _, Result, anyhow, ensure};
+use common::TempDir;
+
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits inside the workspace")
+        .to_owned()
+}
+
+/// The `local` binary, built on first use.
+fn local_bin() -> Result<&'static Path> {
+    static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BIN.get_or_init(|| build_local().map_err(|e| format!("{e:#}")))
+        .as_deref()
+        .map_err(|e| anyhow!("{e}"))
+}
+
+fn build_local() -> Result<PathBuf> {
+    if let Ok(p) = std::env::var("CARGO_BIN_EXE_local") {
+        return Ok(PathBuf::from(p));
+    }
+    // This test binary lives in <target>/<profile>/deps/.
+    let exe = std::env::current_exe()?;
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("test binary outside <target>/<profile>/deps")?
+        .to_owned();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut cmd = Command::new(cargo);
+    cmd.args([
+        "build", "--quiet", "--locked", "-p", "local", "--bin", "local",
+    ])
+    .current_dir(workspace_root());
+    // Cargo sets these for this test process; passed on, some build scripts
+    // (ring's) see a changed environment and the shared target dir rebuilds.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        let per_crate = [
+            "CARGO_PKG_",
+            "CARGO_MANIFEST_",
+            "CARGO_CRATE_",
+            "CARGO_BIN_",
+            "CARGO_PRIMARY_PACKAGE",
+        ]
+        .iter()
+        .any(|p| key.starts_with(p));
+        if per_crate
+            || key == "CARGO_TARGET_TMPDIR"
+            || key == "CARGO_RUSTC_CURRENT_DIR"
+            || key == "OUT_DIR"
+        {
+            cmd.env_remove(key.as_ref());
+        }
+    }
+    if let Some(target_dir) = profile_dir.parent() {
+        cmd.env("CARGO_TARGET_DIR", target_dir);
+    }
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        cmd.arg("--release");
+    }
+    let status = cmd.status().context("running cargo build -p local")?;
+    ensure!(status.success(), "cargo build -p local failed: {status}");
+    let bin = profile_dir.join(format!("local{}", std::env::consts::EXE_SUFFIX));
+    ensure!(bin.exists(), "{} was not built", bin.display());
+    Ok(bin)
+}
+
+fn run(dir: &Path, args: &[&str]) -> Result<Output> {
+    Ok(Command::new(local_bin()?)
+        .args(args)
+        .current_dir(dir)
+        .output()?)
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+const BAD: &str = r#"
+version: 1
+server:
+  listen: "not-an-address"
+  limits: { max_uri_bytes: 10 }
+upstreams:
+  good: { url: "http://127.0.0.1:9" }
+  broken: { url: "ftp://example.com" }
+routes:
+  - path: /a
+    upstream: nope
+  - path: /b
+    methods: [GET, "NOT A METHOD"]
+    upstream: good
+    policies:
+      - frobnicate: {}
+      - rewrite: { path: "/x/{missing}" }
+"#;
+
+#[test]
+fn validate_lists_every_problem_with_file_and_field() -> Result<()> {
+    let dir = TempDir::new()?;
+    std::fs::write(dir.path().join("bad.yaml"), BAD)?;
+    let out = run(dir.path(), &["validate", "bad.yaml"])?;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    for expected in [
+        "bad.yaml: routes[0].upstream: unknown upstream `nope`; defined upstreams: broken, good",
+        "bad.yaml: server.listen: `not-an-address` is not an address",
+        "bad.yaml: server.limits.max_uri_bytes: must be at least 64",
+        "bad.yaml: upstreams.broken.url: unsupported scheme `ftp`",
+        "bad.yaml: routes[1].methods[1]: `NOT A METHOD` is not an HTTP method",
+        "bad.yaml: routes[1].policies[0]: unknown policy `frobnicate`",
+        "bad.yaml: routes[1].policies[1].rewrite.path: unknown variable `{missing}`",
+    ] {
+        assert!(
+            stderr.lines().any(|l| l.starts_with(expected)),
+            "missing {expected:?} in:\n{stderr}"
+        );
+    }
+    assert!(stderr.lines().count() >= 7, "{stderr}");
+    assert!(out.stdout.is_empty());
+    Ok(())
+}
+
+#[test]
+fn validate_reports_syntax_and_schema_errors() -> Result<()> {
+    let dir = TempDir::new()?;
+    std::fs::write(dir.path().join("broken.yaml"), "version: 1\nroutes: [ {\n")?;
+    std::fs::write(dir.path().join("typo.yaml"), "version: 1\nroutse: []\n")?;
+    std::fs::write(dir.path().join("list.yaml"), "- 1\n- 2\n")?;
+
+    let out = run(dir.path(), &["validate", "broken.yaml"])?;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).starts_with("broken.yaml: invalid YAML"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = run(dir.path(), &["validate", "typo.yaml"])?;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("unknown field `routse`"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = run(dir.path(), &["validate", "list.yaml"])?;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("must be a mapping"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = run(dir.path(), &["validate", "missing.yaml"])?;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).starts_with("missing.yaml: cannot read the file"),
+        "{}",
+        text(&out.stderr)
+    );
+    Ok(())
+}
+
+#[test]
+fn validate_accepts_the_quickstart_config() -> Result<()> {
+    let root = workspace_root();
+    let out = run(&root, &["validate", "gateway.yaml"])?;
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "gateway.yaml: ok (3 routes)");
+    Ok(())
+}
+
+#[test]
+fn validate_accepts_json_configs() -> Result<()> {
+    let dir = TempDir::new()?;
+    let cfg = r#"{"version": 1, "upstreams": {"m": {"mock": {"body": "x"}}}, "routes": [{"path": "/m", "upstream": "m"}]}"#;
+    std::fs::write(dir.path().join("gw.json"), cfg)?;
+    let out = run(dir.path(), &["validate", "gw.json"])?;
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "gw.json: ok (1 routes)");
+    Ok(())
+}
+
+#[test]
+fn routes_lists_the_quickstart_routes() -> Result<()> {
+    let out = run(&workspace_root(), &["routes", "gateway.yaml"])?;
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
+    assert!(lines[0].starts_with("ROUTE"));
+    let echo = lines
+        .iter()
+        .find(|l| l.starts_with("echo "))
+        .context("echo route listed")?;
+    assert!(
+        echo.contains("deny, request_size, rewrite, headers"),
+        "{echo}"
+    );
+    Ok(())
+}
+
+#[test]
+fn schema_prints_a_json_schema() -> Result<()> {
+    let out = run(&workspace_root(), &["schema"])?;
+    assert_eq!(out.status.code(), Some(0));
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    assert!(
+        schema
+            .get("properties")
+            .and_then(|p| p.get("routes"))
+            .is_some(),
+        "{schema}"
+    );
+    Ok(())
+}
