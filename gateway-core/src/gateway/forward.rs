@@ -42,9 +42,8 @@ pub(super) async fn forward(
             host: upstream_host,
             ..
         } => {
-            let pq = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
             let uri = upstream
-                .target_uri(pq)
+                .target_uri(req.uri())
                 .ok_or(GatewayError::Internal("upstream URI could not be built"))?;
             *req.uri_mut() = uri;
             *req.version_mut() = http::Version::HTTP_11;

@@ -1,6 +1,8 @@
 //! The request path: limits → normalise → route → version → policies →
 //! upstream → policies in reverse.
 
+use std::borrow::Cow;
+
 use http::{Request, Response, Uri, header};
 
 use super::ClientInfo;
@@ -13,19 +15,25 @@ use crate::error::{GatewayError, RequestError, UpstreamError};
 use crate::normalize::normalize_path;
 use crate::policy::{Cx, Flow};
 
-/// Lower-case host without port, from the URI (HTTP/2) or `Host`.
-fn request_host<B>(req: &Request<B>) -> Option<String> {
+/// Lower-case host without port or brackets, from the URI (HTTP/2) or `Host`.
+fn request_host<B>(req: &Request<B>) -> Option<Cow<'_, str>> {
     let raw = match req.uri().authority() {
-        Some(a) => a.host().to_owned(),
+        Some(a) => a.host(),
         None => {
             let h = req.headers().get(header::HOST)?.to_str().ok()?;
-            match h.strip_prefix('[') {
-                Some(v6) => v6.split(']').next()?.to_owned(),
-                None => h.rsplit_once(':').map_or(h, |(host, _)| host).to_owned(),
+            if h.starts_with('[') {
+                h.split(']').next().unwrap_or(h)
+            } else {
+                h.rsplit_once(':').map_or(h, |(host, _)| host)
             }
         }
     };
-    Some(raw.trim_end_matches('.').to_ascii_lowercase())
+    let host = raw.trim_start_matches('[').trim_end_matches([']', '.']);
+    if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        Some(Cow::Owned(host.to_ascii_lowercase()))
+    } else {
+        Some(Cow::Borrowed(host))
+    }
 }
 
 fn with_path(uri: &Uri, path: &str) -> Result<Uri, GatewayError> {
@@ -48,18 +56,15 @@ pub(super) async fn process(
     client: ClientInfo,
 ) -> Result<Response<Body>, GatewayError> {
     check_head(&req, &cfg.server.limits)?;
-    let path = normalize_path(req.uri().path(), &cfg.server.path)?;
+    if let Cow::Owned(path) = normalize_path(req.uri().path(), &cfg.server.path)? {
+        *req.uri_mut() = with_path(req.uri(), &path)?;
+    }
     let host = request_host(&req);
-    let matched = cfg
-        .router
-        .find(host.as_deref(), req.method(), &path, req.headers())?;
+    let matched = cfg.router.find(host.as_deref(), req.method(), req.uri().path(), req.headers())?;
     let route = cfg
         .routes
         .get(matched.route)
         .ok_or(GatewayError::Internal("route index out of range"))?;
-    if path != req.uri().path() {
-        *req.uri_mut() = with_path(req.uri(), &path)?;
-    }
     if content_length(&req)?.is_some_and(|n| n > route.max_body) {
         return Err(RequestError::BodyTooLarge {
             limit: route.max_body,

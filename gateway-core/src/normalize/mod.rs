@@ -12,6 +12,8 @@
 
 mod config;
 
+use std::borrow::Cow;
+
 pub use config::{EncodedSlash, PathConfig, Semicolons};
 
 use crate::error::RequestError;
@@ -77,7 +79,7 @@ fn decode_segment(seg: &str, cfg: &PathConfig, out: &mut String) -> Result<(), R
 
 /// Normalises a request path (without query). Returns an error for paths that
 /// cannot be made safe.
-pub fn normalize_path(raw: &str, cfg: &PathConfig) -> Result<String, RequestError> {
+pub fn normalize_path<'a>(raw: &'a str, cfg: &PathConfig) -> Result<Cow<'a, str>, RequestError> {
     if !raw.starts_with('/') {
         return Err(RequestError::BadPath("path must start with /"));
     }
@@ -86,7 +88,7 @@ pub fn normalize_path(raw: &str, cfg: &PathConfig) -> Result<String, RequestErro
     }
     // Fast path: nothing to decode, no dot segments, no empty segments.
     if is_already_normal(raw, cfg) {
-        return Ok(raw.to_owned());
+        return Ok(Cow::Borrowed(raw));
     }
     let mut segments: Vec<String> = Vec::new();
     let mut trailing_slash = false;
@@ -116,7 +118,7 @@ pub fn normalize_path(raw: &str, cfg: &PathConfig) -> Result<String, RequestErro
     if trailing_slash || out.is_empty() {
         out.push('/');
     }
-    Ok(out)
+    Ok(Cow::Owned(out))
 }
 
 /// True when `raw` has no escapes, no dot or empty segments and no forbidden bytes.

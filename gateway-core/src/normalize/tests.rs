@@ -2,7 +2,7 @@ use super::*;
 use proptest::prelude::*;
 
 fn norm(p: &str) -> Result<String, RequestError> {
-    normalize_path(p, &PathConfig::default())
+    normalize_path(p, &PathConfig::default()).map(|c| c.into_owned())
 }
 
 #[test]

@@ -87,7 +87,7 @@ impl Policy for RewritePolicy {
         )?;
         let pq = match req.uri().query() {
             Some(q) => format!("{path}?{q}"),
-            None => path,
+            None => path.into_owned(),
         };
         let mut parts = req.uri().clone().into_parts();
         parts.path_and_query = Some(

@@ -67,7 +67,7 @@ impl Upstream {
     }
 
     /// The absolute URI for a request path and query.
-    pub(crate) fn target_uri(&self, path_and_query: &str) -> Option<Uri> {
+    pub(crate) fn target_uri(&self, request: &Uri) -> Option<Uri> {
         let UpstreamKind::Http {
             scheme,
             authority,
@@ -77,17 +77,17 @@ impl Upstream {
         else {
             return None;
         };
-        let pq = if base_path.is_empty() {
-            path_and_query.to_owned()
-        } else {
-            format!("{base_path}{path_and_query}")
+        let pq = match request.path_and_query() {
+            Some(pq) if base_path.is_empty() => pq.clone(),
+            Some(pq) => format!("{base_path}{pq}").parse().ok()?,
+            None if base_path.is_empty() => uri::PathAndQuery::from_static("/"),
+            None => base_path.parse().ok()?,
         };
-        Uri::builder()
-            .scheme(scheme.clone())
-            .authority(authority.clone())
-            .path_and_query(pq)
-            .build()
-            .ok()
+        let mut parts = uri::Parts::default();
+        parts.scheme = Some(scheme.clone());
+        parts.authority = Some(authority.clone());
+        parts.path_and_query = Some(pq);
+        Uri::from_parts(parts).ok()
     }
 }
 
@@ -110,12 +110,12 @@ mod tests {
     fn joins_base_path() {
         assert_eq!(
             up("http://127.0.0.1:9/svc/")
-                .target_uri("/a?b=1")
+                .target_uri(&Uri::from_static("/a?b=1"))
                 .expect("uri"),
             "http://127.0.0.1:9/svc/a?b=1"
         );
         assert_eq!(
-            up("https://x.test").target_uri("/a").expect("uri"),
+            up("https://x.test").target_uri(&Uri::from_static("/a")).expect("uri"),
             "https://x.test/a"
         );
     }

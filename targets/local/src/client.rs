@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::error::Error as StdError;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use gateway_core::error::UpstreamError;
@@ -25,7 +25,7 @@ type PoolKey = (Duration, Option<Arc<str>>);
 /// A pooled client per connect timeout and trusted-CA file.
 #[derive(Default)]
 pub struct HyperClient {
-    pools: Mutex<HashMap<PoolKey, Pool>>,
+    pools: RwLock<HashMap<PoolKey, Arc<Pool>>>,
 }
 
 impl std::fmt::Debug for HyperClient {
@@ -76,13 +76,16 @@ fn build_pool(connect_timeout: Duration, ca_file: Option<&str>) -> Result<Pool, 
 }
 
 impl HyperClient {
-    fn pool(&self, options: &SendOptions) -> Result<Pool, UpstreamError> {
+    fn pool(&self, options: &SendOptions) -> Result<Arc<Pool>, UpstreamError> {
         let key = (options.connect_timeout, options.ca_file.clone());
-        let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(pool) = self.pools.read().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return Ok(pool.clone());
+        }
+        let mut pools = self.pools.write().unwrap_or_else(|p| p.into_inner());
         if let Some(pool) = pools.get(&key) {
             return Ok(pool.clone());
         }
-        let pool = build_pool(options.connect_timeout, options.ca_file.as_deref())?;
+        let pool = Arc::new(build_pool(options.connect_timeout, options.ca_file.as_deref())?);
         pools.insert(key, pool.clone());
         Ok(pool)
     }

@@ -132,10 +132,16 @@ fn main() -> ExitCode {
         }
         None => {
             init_logging();
-            let mut builder = tokio::runtime::Builder::new_multi_thread();
-            if let Some(n) = cli.workers {
-                builder.worker_threads(n.max(1));
-            }
+            // One worker: a single-threaded runtime, with no work-stealing overhead.
+            let mut builder = match cli.workers {
+                Some(1) => tokio::runtime::Builder::new_current_thread(),
+                Some(n) => {
+                    let mut b = tokio::runtime::Builder::new_multi_thread();
+                    b.worker_threads(n.max(1));
+                    b
+                }
+                None => tokio::runtime::Builder::new_multi_thread(),
+            };
             let rt = match builder.enable_all().build() {
                 Ok(rt) => rt,
                 Err(e) => {
