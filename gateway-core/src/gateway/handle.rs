@@ -60,7 +60,12 @@ pub(super) async fn process(
         *req.uri_mut() = with_path(req.uri(), &path)?;
     }
     let host = request_host(&req);
-    let matched = cfg.router.find(host.as_deref(), req.method(), req.uri().path(), req.headers())?;
+    let matched = cfg.router.find(
+        host.as_deref(),
+        req.method(),
+        req.uri().path(),
+        req.headers(),
+    )?;
     let route = cfg
         .routes
         .get(matched.route)

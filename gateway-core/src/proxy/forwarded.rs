@@ -67,7 +67,11 @@ pub(crate) fn set_forwarding_headers(
         _ => {}
     }
 
-    let prev = if peer_trusted { joined(headers, &header::FORWARDED) } else { None };
+    let prev = if peer_trusted {
+        joined(headers, &header::FORWARDED)
+    } else {
+        None
+    };
     let mut fwd = String::with_capacity(64 + prev.as_ref().map_or(0, String::len));
     if let Some(prev) = prev {
         fwd.push_str(&prev);
@@ -103,18 +107,33 @@ mod tests {
         h.insert(header::FORWARDED, "for=6.6.6.6".parse().expect("v"));
         h.insert(&XFP, "https".parse().expect("v"));
         h.insert(&XFH, "evil.test".parse().expect("v"));
-        set_forwarding_headers(&mut h, "203.0.113.5".parse().expect("ip"), false, false, Some("api.test"));
+        set_forwarding_headers(
+            &mut h,
+            "203.0.113.5".parse().expect("ip"),
+            false,
+            false,
+            Some("api.test"),
+        );
         assert_eq!(h[&XFF], "203.0.113.5");
         assert_eq!(h[&XFP], "http");
         assert_eq!(h[&XFH], "api.test");
-        assert_eq!(h[header::FORWARDED], "for=203.0.113.5;proto=http;host=\"api.test\"");
+        assert_eq!(
+            h[header::FORWARDED],
+            "for=203.0.113.5;proto=http;host=\"api.test\""
+        );
     }
 
     #[test]
     fn untrusted_peer_without_host_drops_client_host_header() {
         let mut h = HeaderMap::new();
         h.insert(&XFH, "evil.test".parse().expect("v"));
-        set_forwarding_headers(&mut h, "203.0.113.5".parse().expect("ip"), false, false, None);
+        set_forwarding_headers(
+            &mut h,
+            "203.0.113.5".parse().expect("ip"),
+            false,
+            false,
+            None,
+        );
         assert!(h.get(&XFH).is_none());
     }
 
@@ -137,6 +156,9 @@ mod tests {
         set_forwarding_headers(&mut h, "::1".parse().expect("ip"), true, false, None);
         assert_eq!(h[&XFF], "198.51.100.1, ::1");
         assert_eq!(h[&XFP], "https", "a trusted proxy's proto is kept");
-        assert_eq!(h[header::FORWARDED], "for=198.51.100.1, for=\"[::1]\";proto=http");
+        assert_eq!(
+            h[header::FORWARDED],
+            "for=198.51.100.1, for=\"[::1]\";proto=http"
+        );
     }
 }

@@ -115,7 +115,9 @@ mod tests {
             "http://127.0.0.1:9/svc/a?b=1"
         );
         assert_eq!(
-            up("https://x.test").target_uri(&Uri::from_static("/a")).expect("uri"),
+            up("https://x.test")
+                .target_uri(&Uri::from_static("/a"))
+                .expect("uri"),
             "https://x.test/a"
         );
     }

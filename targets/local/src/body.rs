@@ -66,5 +66,9 @@ pub fn from_incoming(body: Incoming, idle: Option<Duration>) -> Body {
         return Body::empty();
     }
     let idle = idle.map(|d| (d, Box::pin(tokio::time::sleep(d))));
-    Body::from_stream(IncomingStream { body, idle, done: false })
+    Body::from_stream(IncomingStream {
+        body,
+        idle,
+        done: false,
+    })
 }

@@ -78,14 +78,22 @@ fn build_pool(connect_timeout: Duration, ca_file: Option<&str>) -> Result<Pool, 
 impl HyperClient {
     fn pool(&self, options: &SendOptions) -> Result<Arc<Pool>, UpstreamError> {
         let key = (options.connect_timeout, options.ca_file.clone());
-        if let Some(pool) = self.pools.read().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        if let Some(pool) = self
+            .pools
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
             return Ok(pool.clone());
         }
         let mut pools = self.pools.write().unwrap_or_else(|p| p.into_inner());
         if let Some(pool) = pools.get(&key) {
             return Ok(pool.clone());
         }
-        let pool = Arc::new(build_pool(options.connect_timeout, options.ca_file.as_deref())?);
+        let pool = Arc::new(build_pool(
+            options.connect_timeout,
+            options.ca_file.as_deref(),
+        )?);
         pools.insert(key, pool.clone());
         Ok(pool)
     }
