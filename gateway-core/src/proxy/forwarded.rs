@@ -29,6 +29,30 @@ fn value(s: String) -> Option<HeaderValue> {
     HeaderValue::from_maybe_shared(bytes::Bytes::from(s)).ok()
 }
 
+/// Appends `ip` in its usual text form. IPv4 is written by hand: it is on
+/// every request and `Display` for addresses goes through the formatter.
+fn push_ip(out: &mut String, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                if octet >= 100 {
+                    out.push(char::from(b'0' + octet / 100));
+                }
+                if octet >= 10 {
+                    out.push(char::from(b'0' + octet / 10 % 10));
+                }
+                out.push(char::from(b'0' + octet % 10));
+            }
+        }
+        IpAddr::V6(v6) => {
+            let _ = write!(out, "{v6}");
+        }
+    }
+}
+
 /// Sets the forwarding headers. When the peer is not a trusted proxy,
 /// whatever the client sent is replaced; when it is, the chain is extended.
 pub(crate) fn set_forwarding_headers(
@@ -39,13 +63,17 @@ pub(crate) fn set_forwarding_headers(
     host: Option<&str>,
 ) {
     let proto = if https { "https" } else { "http" };
-    let mut ip = String::with_capacity(48);
-    let _ = write!(ip, "{peer}");
 
-    let xff = match joined(headers, &XFF) {
-        Some(prev) if peer_trusted => format!("{prev}, {ip}"),
-        _ => ip.clone(),
+    let prev = if peer_trusted {
+        joined(headers, &XFF)
+    } else {
+        None
     };
+    let mut xff = prev.unwrap_or_default();
+    if !xff.is_empty() {
+        xff.push_str(", ");
+    }
+    push_ip(&mut xff, peer);
     if let Some(v) = value(xff) {
         headers.insert(&XFF, v);
     }
@@ -77,17 +105,20 @@ pub(crate) fn set_forwarding_headers(
         fwd.push_str(&prev);
         fwd.push_str(", ");
     }
-    match peer {
-        IpAddr::V4(_) => {
-            let _ = write!(fwd, "for={ip}");
-        }
-        IpAddr::V6(_) => {
-            let _ = write!(fwd, "for=\"[{ip}]\"");
-        }
+    fwd.push_str("for=");
+    if peer.is_ipv6() {
+        fwd.push_str("\"[");
+        push_ip(&mut fwd, peer);
+        fwd.push_str("]\"");
+    } else {
+        push_ip(&mut fwd, peer);
     }
-    let _ = write!(fwd, ";proto={proto}");
+    fwd.push_str(";proto=");
+    fwd.push_str(proto);
     if let Some(h) = host.filter(|h| h.bytes().all(|b| b.is_ascii_graphic() && b != b'"')) {
-        let _ = write!(fwd, ";host=\"{h}\"");
+        fwd.push_str(";host=\"");
+        fwd.push_str(h);
+        fwd.push('"');
     }
     if let Some(v) = value(fwd) {
         headers.insert(header::FORWARDED, v);
@@ -145,6 +176,23 @@ mod tests {
         set_forwarding_headers(&mut h, "127.0.0.1".parse().expect("ip"), true, false, None);
         assert_eq!(h[&XFF], "198.51.100.1, 203.0.113.2, 127.0.0.1");
         assert_eq!(h.get_all(&XFF).iter().count(), 1);
+    }
+
+    #[test]
+    fn ipv4_is_written_like_display() {
+        for ip in [
+            "0.0.0.0",
+            "1.2.3.4",
+            "10.20.30.40",
+            "100.200.255.9",
+            "255.255.255.255",
+            "192.168.0.100",
+        ] {
+            let ip: IpAddr = ip.parse().expect("ip");
+            let mut s = String::new();
+            push_ip(&mut s, ip);
+            assert_eq!(s, ip.to_string());
+        }
     }
 
     #[test]

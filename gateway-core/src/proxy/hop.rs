@@ -1,42 +1,64 @@
 //! Hop-by-hop headers belong to one connection and are never forwarded.
 
-use http::{HeaderMap, HeaderName, header};
+use http::header::Entry;
+use http::{HeaderMap, HeaderName, HeaderValue, header};
 
-fn is_hop_by_hop(name: &HeaderName) -> bool {
-    name == header::CONNECTION
-        || name == header::TE
-        || name == header::TRAILER
-        || name == header::TRANSFER_ENCODING
-        || name == header::UPGRADE
-        || name == header::PROXY_AUTHENTICATE
-        || name == header::PROXY_AUTHORIZATION
-        || name.as_str() == "keep-alive"
-        || name.as_str() == "proxy-connection"
+const HOP_BY_HOP: [HeaderName; 9] = [
+    header::CONNECTION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+];
+
+/// Removes the headers a `Connection` value names.
+fn remove_named(headers: &mut HeaderMap, value: &HeaderValue) {
+    let Ok(list) = value.to_str() else { return };
+    for token in list.split(',') {
+        let token = token.trim();
+        // The usual values name no extra header.
+        if token.eq_ignore_ascii_case("keep-alive")
+            || token.eq_ignore_ascii_case("close")
+            || token.is_empty()
+        {
+            continue;
+        }
+        if let Ok(name) = HeaderName::from_bytes(token.as_bytes()) {
+            headers.remove(name);
+        }
+    }
 }
 
 /// Removes hop-by-hop headers and every header named in `Connection`.
 /// `Transfer-Encoding` goes too: the outgoing connection frames the body itself.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    if !headers.keys().any(is_hop_by_hop) {
+    // One pass over the names finds which hop-by-hop headers are present.
+    let mut present = 0u16;
+    for name in headers.keys() {
+        if let Some(i) = HOP_BY_HOP.iter().position(|h| h == name) {
+            present |= 1 << i;
+        }
+    }
+    if present == 0 {
         return;
     }
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
-        .collect();
-    for h in named {
-        headers.remove(h);
+    if present & 1 != 0 {
+        let mut connection: Vec<HeaderValue> = Vec::new();
+        if let Entry::Occupied(e) = headers.entry(header::CONNECTION) {
+            connection.extend(e.remove_entry_mult().1);
+        }
+        for v in &connection {
+            remove_named(headers, v);
+        }
     }
-    let hop: Vec<HeaderName> = headers
-        .keys()
-        .filter(|k| is_hop_by_hop(k))
-        .cloned()
-        .collect();
-    for h in hop {
-        headers.remove(h);
+    for (i, h) in HOP_BY_HOP.iter().enumerate().skip(1) {
+        if present & (1 << i) != 0 {
+            headers.remove(h);
+        }
     }
 }
 
