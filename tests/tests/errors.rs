@@ -202,3 +202,36 @@ routes:
     assert_eq!(got[0].method.as_str(), "HEAD");
     Ok(())
 }
+
+/// A listener whose accept queue is full and never drained: new SYNs are
+/// dropped, so a connect hangs until the caller's timeout.
+async fn full_backlog_upstream() -> Result<(String, Vec<std::net::TcpStream>)> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind("127.0.0.1:0".parse()?)?;
+    let listener = socket.listen(1)?;
+    let addr = listener.local_addr()?;
+    let mut fillers = Vec::new();
+    for _ in 0..4 {
+        if let Ok(s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
+            fillers.push(s);
+        }
+    }
+    // Keep the listener open without accepting.
+    std::mem::forget(listener);
+    Ok((format!("http://{addr}"), fillers))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_timeout_is_504() -> Result<()> {
+    let (url, _fillers) = full_backlog_upstream().await?;
+    let gw = TestGateway::start(&config(&url, ", connect_timeout: 200ms", "")).await?;
+    let started = Instant::now();
+    let resp = client().get(gw.url("/api/x")).send().await?;
+    let took = started.elapsed();
+    assert_problem(resp, 504, "upstream-timeout").await?;
+    assert!(
+        took >= Duration::from_millis(150) && took < Duration::from_secs(2),
+        "{took:?}"
+    );
+    Ok(())
+}
