@@ -3,9 +3,6 @@
 //! This crate only adapts: it converts hyper types to `http` types,
 //! implements the core's environment traits on tokio, and runs listeners.
 
-pub mod body;
-pub mod client;
-pub mod env;
 pub mod head_timeout;
 pub mod reload;
 pub mod server;
@@ -21,6 +18,8 @@ use gateway_core::{ConfigError, Gateway, GatewayConfig, KvStore, MemoryStore, Po
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+use gateway_tokio::{HyperClient, SystemClock, tokio_env};
 
 /// Entries the embedded store keeps at most.
 const MEMORY_STORE_ENTRIES: usize = 100_000;
@@ -42,7 +41,7 @@ pub fn load_config(path: &Path) -> Result<GatewayConfig, ConfigError> {
 pub async fn build_store(cfg: &GatewayConfig) -> anyhow::Result<Arc<dyn KvStore>> {
     Ok(match &cfg.store {
         StoreConfig::Memory => Arc::new(MemoryStore::new(
-            Arc::new(env::SystemClock),
+            Arc::new(SystemClock),
             MEMORY_STORE_ENTRIES,
         )),
         StoreConfig::Redis { url } => Arc::new(
@@ -119,7 +118,7 @@ pub async fn start(opts: StartOptions) -> anyhow::Result<RunningServer> {
     let tls = cfg.server.tls.as_ref().map(tls::acceptor).transpose()?;
     let settings = server::ListenerSettings::from_config(&cfg);
     let store = build_store(&cfg).await?;
-    let env = env::tokio_env(store, Arc::new(client::HyperClient::default()));
+    let env = tokio_env(store, Arc::new(HyperClient::default()));
     let gateway = Gateway::new(cfg, env);
     let listener = TcpListener::bind(listen)
         .await

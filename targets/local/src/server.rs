@@ -18,8 +18,8 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
-use crate::body::from_incoming;
 use crate::head_timeout::{HeadTimeout, InFlight};
+use gateway_tokio::body::from_incoming;
 
 /// Connection-level settings taken from the config at start.
 #[derive(Debug, Clone)]
