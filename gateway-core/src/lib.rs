@@ -7,6 +7,7 @@
 //! runs on a self-hosted server, Cloudflare Workers, AWS Lambda and Spin.
 
 pub mod body;
+pub mod capabilities;
 pub mod config;
 pub mod env;
 pub mod error;
@@ -23,6 +24,7 @@ mod version;
 pub(crate) mod test_env;
 
 pub use body::{Body, BodyError};
+pub use capabilities::Capabilities;
 pub use config::{ConfigError, GatewayConfig};
 pub use env::{Clock, Deferred, Env, HttpClient, Rng, SendOptions, Sleep};
 pub use error::GatewayError;

@@ -14,7 +14,9 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use gateway_core::config::{ConfigProblem, StoreConfig};
-use gateway_core::{ConfigError, Gateway, GatewayConfig, KvStore, MemoryStore, PolicyRegistry};
+use gateway_core::{
+    Capabilities, ConfigError, Gateway, GatewayConfig, KvStore, MemoryStore, PolicyRegistry,
+};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -27,14 +29,30 @@ const MEMORY_STORE_ENTRIES: usize = 100_000;
 /// The default listen address when neither flag nor config gives one.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
-/// Reads and validates a config file.
+/// What the self-hosted target offers.
+pub const CAPABILITIES: Capabilities = Capabilities {
+    target: "local",
+    shared_state: true,
+    atomic_counters: true,
+    background_work: true,
+    file_system: true,
+    listener: true,
+    redis: true,
+    max_concurrent_subrequests: None,
+};
+
+/// Reads and validates a config file, also against [`CAPABILITIES`].
 pub fn load_config(path: &Path) -> Result<GatewayConfig, ConfigError> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
         file: name.clone(),
         problems: vec![ConfigProblem::new("", format!("cannot read the file: {e}"))],
     })?;
-    gateway_core::config::load_file_text(&name, &text, &PolicyRegistry::builtin())
+    let config = gateway_core::config::load_file_text(&name, &text, &PolicyRegistry::builtin())?;
+    for w in CAPABILITIES.check(&config)? {
+        tracing::warn!(file = %name, field = %w.path, "{}", w.message);
+    }
+    Ok(config)
 }
 
 /// Connects the configured state store.

@@ -1,0 +1,147 @@
+//! What a target's platform offers, and checking a config against it.
+//!
+//! Each adapter declares its [`Capabilities`]. A config that needs something
+//! the target lacks is refused at validation with a message naming the
+//! target and the capability; settings the platform handles itself (its own
+//! listener, TLS termination) are accepted with a warning that they do not
+//! apply there.
+
+use crate::config::{ConfigError, ConfigProblem, GatewayConfig, StoreConfig};
+
+/// The platform features a target offers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capabilities {
+    /// The target's name, as used in messages (`local`, `workers`, ...).
+    pub target: &'static str,
+    /// State is shared between the target's instances (a shared store).
+    pub shared_state: bool,
+    /// Counters and compare-and-swap are exact across instances.
+    pub atomic_counters: bool,
+    /// Work may continue after the response has been sent.
+    pub background_work: bool,
+    /// Files named in the config (CA bundles, certificates) can be read.
+    pub file_system: bool,
+    /// The gateway owns its listening sockets (address, TLS, read timeouts).
+    pub listener: bool,
+    /// Redis can be reached over TCP.
+    pub redis: bool,
+    /// Most outbound requests one request may have in flight at once.
+    pub max_concurrent_subrequests: Option<u32>,
+}
+
+/// A setting that is accepted but has no effect on the target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapabilityWarning {
+    /// The field path.
+    pub path: String,
+    /// Why it does not apply.
+    pub message: String,
+}
+
+impl Capabilities {
+    /// Checks `config` against these capabilities: an error for what the
+    /// target cannot honour, warnings for what it ignores.
+    pub fn check(&self, config: &GatewayConfig) -> Result<Vec<CapabilityWarning>, ConfigError> {
+        let t = self.target;
+        let mut problems = Vec::new();
+        let mut warnings = Vec::new();
+        if matches!(config.store, StoreConfig::Redis { .. }) && !self.redis {
+            problems.push(ConfigProblem::new(
+                "store",
+                format!(
+                    "target `{t}` cannot reach Redis (capability `redis`); use the platform's store"
+                ),
+            ));
+        }
+        for u in &config.upstreams {
+            if u.ca_file.is_some() && !self.file_system {
+                problems.push(ConfigProblem::new(
+                    format!("upstreams.{}.ca_file", u.name),
+                    format!("target `{t}` cannot read files (capability `file_system`)"),
+                ));
+            }
+        }
+        if !self.listener {
+            if config.server.listen.is_some() {
+                warnings.push(CapabilityWarning {
+                    path: "server.listen".into(),
+                    message: format!("ignored on target `{t}`: the platform owns the listener"),
+                });
+            }
+            if config.server.tls.is_some() {
+                warnings.push(CapabilityWarning {
+                    path: "server.tls".into(),
+                    message: format!("ignored on target `{t}`: the platform terminates TLS"),
+                });
+            }
+        }
+        if problems.is_empty() {
+            Ok(warnings)
+        } else {
+            Err(ConfigError {
+                file: config.source().to_owned(),
+                problems,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::PolicyRegistry;
+    use crate::config::load_file_text;
+
+    const EDGE: Capabilities = Capabilities {
+        target: "edge",
+        shared_state: true,
+        atomic_counters: false,
+        background_work: true,
+        file_system: false,
+        listener: false,
+        redis: false,
+        max_concurrent_subrequests: Some(6),
+    };
+
+    fn load(text: &str) -> GatewayConfig {
+        load_file_text("gw.yaml", text, &PolicyRegistry::builtin()).expect("valid config")
+    }
+
+    #[test]
+    fn missing_capabilities_are_refused_naming_target_and_capability() {
+        let cfg = load(
+            "version: 1\nstore: redis://127.0.0.1:6379\nupstreams:\n  a: { url: 'https://x.test', ca_file: ca.pem }\n",
+        );
+        let err = EDGE.check(&cfg).expect_err("refused");
+        let text = err.to_string();
+        assert!(
+            text.contains("gw.yaml: store: target `edge` cannot reach Redis (capability `redis`)"),
+            "{text}"
+        );
+        assert!(text.contains("gw.yaml: upstreams.a.ca_file: target `edge` cannot read files (capability `file_system`)"), "{text}");
+    }
+
+    #[test]
+    fn platform_owned_settings_only_warn() {
+        let cfg = load(
+            "version: 1\nserver:\n  listen: 127.0.0.1:8080\n  tls: { cert: c.pem, key: k.pem }\n",
+        );
+        let warnings = EDGE.check(&cfg).expect("accepted");
+        let paths: Vec<&str> = warnings.iter().map(|w| w.path.as_str()).collect();
+        assert_eq!(paths, ["server.listen", "server.tls"]);
+    }
+
+    #[test]
+    fn a_capable_target_accepts_everything() {
+        let local = Capabilities {
+            target: "local",
+            file_system: true,
+            listener: true,
+            redis: true,
+            ..EDGE
+        };
+        let cfg =
+            load("version: 1\nserver:\n  listen: 127.0.0.1:8080\nstore: redis://127.0.0.1:6379\n");
+        assert_eq!(local.check(&cfg).expect("accepted"), vec![]);
+    }
+}
