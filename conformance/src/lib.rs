@@ -1,0 +1,16 @@
+//! The cross-target conformance suite: scenario files, merging their config
+//! fragments into one config, a runner that aims at any base URL, and the
+//! scenario x target matrix.
+
+pub mod run;
+pub mod scenario;
+
+use gateway_core::Capabilities;
+
+/// The declared capabilities of a target, by name.
+pub fn capabilities(target: &str) -> Option<Capabilities> {
+    match target {
+        "local" => Some(gateway_local::CAPABILITIES),
+        _ => None,
+    }
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs the conformance corpus against each target that has a runner here and
+# prints the scenario x target matrix. Targets are started on free loopback
+# ports with the suite's merged config and stopped afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+out=target/conformance
+mkdir -p "$out"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() { # URL
+  for _ in $(seq 100); do
+    curl -s -o /dev/null "$1" && return 0
+    sleep 0.1
+  done
+  echo "no answer from $1" >&2
+  return 1
+}
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -TERM -- "-$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+cargo run --locked -q -p gateway-conformance -- config "$out/gateway.json"
+cargo build --locked -q -p local
+reports=()
+
+# local: the self-hosted server.
+port=$(free_port)
+setsid target/debug/local --config "$out/gateway.json" --listen "127.0.0.1:$port" --no-watch \
+  >"$out/local.log" 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$port/"
+cargo run --locked -q -p gateway-conformance -- run --target local \
+  --base-url "http://127.0.0.1:$port" --out "$out/local.json"
+reports+=("$out/local.json")
+
+echo
+echo "Conformance matrix:"
+cargo run --locked -q -p gateway-conformance -- matrix "${reports[@]}" | tee "$out/matrix.md"
