@@ -35,6 +35,23 @@ cargo run --locked -q -p gateway-conformance -- run --target local \
   --base-url "http://127.0.0.1:$port" --out "$out/local.json"
 reports+=("$out/local.json")
 
+# lambda: the Lambda adapter under the `cargo lambda watch` runtime emulator,
+# built with the suite's config embedded.
+. scripts/lib/cargo-lambda.sh
+ensure_cargo_lambda
+port=$(free_port)
+(cd targets/lambda && GATEWAY_CONFIG="$PWD/../../$out/gateway.json" exec setsid cargo lambda watch \
+  --invoke-address 127.0.0.1 --invoke-port "$port") >"$out/lambda.log" 2>&1 &
+pids+=($!)
+base="http://127.0.0.1:$port/lambda-url/gateway-lambda"
+for _ in $(seq 600); do
+  curl -s -o /dev/null --max-time 30 "$base/routing/hello" && break
+  sleep 1
+done
+cargo run --locked -q -p gateway-conformance -- run --target lambda \
+  --base-url "$base" --out "$out/lambda.json" || true
+reports+=("$out/lambda.json")
+
 echo
 echo "Conformance matrix:"
 cargo run --locked -q -p gateway-conformance -- matrix "${reports[@]}" | tee "$out/matrix.md"

@@ -11,6 +11,10 @@ use gateway_core::Capabilities;
 pub fn capabilities(target: &str) -> Option<Capabilities> {
     match target {
         "local" => Some(gateway_local::CAPABILITIES),
+        // The suite's config uses the embedded in-memory store.
+        "lambda" => Some(gateway_lambda::capabilities(
+            &gateway_core::config::StoreConfig::Memory,
+        )),
         _ => None,
     }
 }

@@ -68,12 +68,11 @@ async fn send(authority: &str, base_path: &str, case: &Case, prefix: &str) -> Re
     for (k, v) in &case.request.headers {
         b = b.header(k.as_str(), v.as_str());
     }
-    let body = case
-        .request
-        .body
-        .clone()
-        .map(Bytes::from)
-        .unwrap_or_default();
+    let body = match (&case.request.body, case.request.body_size) {
+        (Some(b), _) => Bytes::from(b.clone()),
+        (None, Some(n)) => Bytes::from(vec![b'x'; n]),
+        (None, None) => Bytes::new(),
+    };
     let req = b.body(Full::new(body))?;
     let resp = tokio::time::timeout(Duration::from_secs(10), sender.send_request(req))
         .await

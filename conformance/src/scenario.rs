@@ -52,6 +52,8 @@ pub struct RequestSpec {
     pub headers: BTreeMap<String, String>,
     /// Request body.
     pub body: Option<String>,
+    /// A body of this many `x` bytes, when `body` is not given.
+    pub body_size: Option<usize>,
 }
 
 fn get() -> String {
