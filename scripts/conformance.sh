@@ -52,6 +52,23 @@ cargo run --locked -q -p gateway-conformance -- run --target lambda \
   --base-url "$base" --out "$out/lambda.json" || true
 reports+=("$out/lambda.json")
 
+# spin: the Spin component under `wasmtime serve` (WASI 0.2 HTTP), built for
+# wasm32-wasip2 with the suite's config embedded.
+. scripts/lib/wasmtime.sh
+ensure_wasmtime
+rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+wasm_dir=target/conformance/wasm
+GATEWAY_CONFIG="$PWD/$out/gateway.json" CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=debuginfo \
+  cargo build --locked --release -q -p gateway-spin --target wasm32-wasip2 --target-dir "$wasm_dir"
+port=$(free_port)
+setsid "$WASMTIME" serve -Scli --addr "127.0.0.1:$port" "$wasm_dir/wasm32-wasip2/release/gateway_spin.wasm" \
+  >"$out/spin.log" 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$port/"
+cargo run --locked -q -p gateway-conformance -- run --target spin \
+  --base-url "http://127.0.0.1:$port" --out "$out/spin.json" || true
+reports+=("$out/spin.json")
+
 echo
 echo "Conformance matrix:"
 cargo run --locked -q -p gateway-conformance -- matrix "${reports[@]}" | tee "$out/matrix.md"

@@ -15,6 +15,8 @@ pub fn capabilities(target: &str) -> Option<Capabilities> {
         "lambda" => Some(gateway_lambda::capabilities(
             &gateway_core::config::StoreConfig::Memory,
         )),
+        // The suite runs the default build (memory per instance).
+        "spin" => Some(gateway_spin::capabilities::capabilities(false)),
         _ => None,
     }
 }

@@ -6,6 +6,9 @@
 //! world only through the traits in [`env`] and [`store`], so the same code
 //! runs on a self-hosted server, Cloudflare Workers, AWS Lambda and Spin.
 
+// On wasm the env traits are not `Send`/`Sync` by design (one thread).
+#![cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
+
 pub mod body;
 pub mod capabilities;
 pub mod config;

