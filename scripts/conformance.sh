@@ -69,6 +69,26 @@ cargo run --locked -q -p gateway-conformance -- run --target spin \
   --base-url "http://127.0.0.1:$port" --out "$out/spin.json" || true
 reports+=("$out/spin.json")
 
+# workers: the worker under `wrangler dev --local` (workerd), built with
+# worker-build and the suite's config embedded, run from a copy of the build
+# with a config without [build].
+. scripts/lib/workers-tools.sh
+ensure_workers_tools
+(cd targets/workers && GATEWAY_CONFIG="$PWD/../../$out/gateway.json" CARGO_PROFILE_RELEASE_DEBUG=false \
+  CARGO_PROFILE_RELEASE_STRIP=debuginfo "$WB_DIR/bin/worker-build" --release) >"$out/workers-build.log" 2>&1
+rm -rf "$out/workers-build" && cp -r targets/workers/build "$out/workers-build"
+python3 scripts/lib/wrangler-run-config.py infra/wrangler.toml "$out/workers-build/wrangler.run.toml" \
+  "$out/workers-build/worker/shim.mjs"
+port=$(free_port)
+inspector=$(free_port)
+(cd "$out/workers-build" && exec setsid "$WRANGLER" dev --config wrangler.run.toml --local --ip 127.0.0.1 \
+  --port "$port" --inspector-port "$inspector" --persist-to "$PWD/state" --log-level warn) >"$out/workers.log" 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$port/"
+cargo run --locked -q -p gateway-conformance -- run --target workers \
+  --base-url "http://127.0.0.1:$port" --out "$out/workers.json" || true
+reports+=("$out/workers.json")
+
 echo
 echo "Conformance matrix:"
 cargo run --locked -q -p gateway-conformance -- matrix "${reports[@]}" | tee "$out/matrix.md"

@@ -17,6 +17,7 @@ pub fn capabilities(target: &str) -> Option<Capabilities> {
         )),
         // The suite runs the default build (memory per instance).
         "spin" => Some(gateway_spin::capabilities::capabilities(false)),
+        "workers" => Some(gateway_workers::capabilities::capabilities()),
         _ => None,
     }
 }

@@ -1,0 +1,336 @@
+#!/usr/bin/env bash
+# Builds the Cloudflare Workers adapter (targets/workers) with worker-build
+# and tests it under `wrangler dev --local` (workerd, KV simulated): the
+# quickstart routes of gateway.yaml. Also checks that invalid configs fail
+# the build, and records the bundle size (`wrangler deploy --dry-run`) and
+# the time to first response.
+#
+# Idempotent: installs into $GATEWAY_TOOLS (default ~/.cache/gateway-tools),
+# in directories keyed by version, only what is missing:
+#   - wasm-bindgen-cli 0.2.130 and worker-build 0.8.7 (`cargo install`,
+#     ~5.5 min the first time; without --locked, see docs/PITFALLS);
+#   - npm wrangler 4.86.0 (the last release that runs on Node 20), binaryen
+#     132.0.0 (wasm-opt) and esbuild 0.28.2.
+# worker-build is pointed at those (WASM_BINDGEN_BIN, WASM_OPT_BIN,
+# ESBUILD_BIN) so it downloads nothing.
+#
+# Env: GATEWAY_TOOLS (tool cache), GATEWAY_WORKERS_DEBUG=1 keeps debug info.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+CRATE=$ROOT/targets/workers
+
+
+step() { printf '\n==> %s\n' "$*"; }
+
+passed=0
+failed=0
+ok() {
+  passed=$((passed + 1))
+  printf '  ok    %s\n' "$1"
+}
+bad() {
+  failed=$((failed + 1))
+  printf '  FAIL  %s\n' "$1"
+  [ $# -lt 2 ] || printf '        %s\n' "$2"
+}
+
+# --- processes we start; each runs in its own process group --------------
+PGIDS=()
+TMP=$(mktemp -d)
+cleanup() {
+  local pg
+  for pg in "${PGIDS[@]}"; do
+    kill -TERM -- "-$pg" 2>/dev/null || true
+  done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# start_bg LOG CMD...: runs CMD in a new session; its pid is its group id.
+start_bg() {
+  local log=$1
+  shift
+  setsid "$@" >"$log" 2>&1 </dev/null &
+  PGIDS+=("$!")
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_http URL: until anything answers (60 s; workerd starts in a few).
+wait_http() {
+  local i
+  for i in $(seq 1 300); do
+    if curl -s -o /dev/null --max-time 2 "$1"; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  return 1
+}
+
+# --- tools ------------------------------------------------------------------
+step "tools (cache: ${GATEWAY_TOOLS:-$HOME/.cache/gateway-tools})"
+. scripts/lib/workers-tools.sh
+ensure_workers_tools
+printf 'node %s, wrangler %s, %s, %s, esbuild %s\n' "$(node --version)" \
+  "$("$WRANGLER" --version | tail -n1)" "$("$WASM_BINDGEN_BIN" --version)" \
+  "$("$WASM_OPT_BIN" --version)" "$("$ESBUILD_BIN" --version)"
+
+# --- invalid configs --------------------------------------------------------
+step "invalid configs fail the build, listing the problems"
+# refuse NAME PATTERN... : checking the crate with $TMP/NAME.yaml fails (the
+# build script runs natively, whatever the target), and the output matches
+# every PATTERN.
+refuse() {
+  local name=$1 out p
+  shift
+  if out=$(GATEWAY_CONFIG=$TMP/$name.yaml cargo check --locked -q -p gateway-workers 2>&1); then
+    bad "$name: the build accepted it"
+    return
+  fi
+  for p in "$@"; do
+    if ! grep -q -- "$p" <<<"$out"; then
+      bad "$name: the build failed without listing: $p" "$(tail -n 12 <<<"$out")"
+      return
+    fi
+  done
+  ok "$name: the build fails listing the problems"
+}
+cat >"$TMP/invalid.yaml" <<'EOF'
+version: 1
+upstreams:
+  a: { url: 'http://127.0.0.1:1' }
+routes:
+  - { name: r, path: /r, upstream: nowhere }
+EOF
+refuse invalid 'routes\[0\].upstream: unknown upstream'
+cat >"$TMP/beyond-workers.yaml" <<'EOF'
+version: 1
+store: redis://127.0.0.1:6379
+upstreams:
+  a: { url: 'https://127.0.0.1:1', ca_file: ca.pem }
+EOF
+refuse beyond-workers 'store: target `workers` cannot reach Redis' 'upstreams.a.ca_file: target `workers` cannot read files'
+
+# --- build ------------------------------------------------------------------
+if [ "${GATEWAY_WORKERS_DEBUG:-0}" != 1 ]; then
+  # The workspace's release profile keeps line tables (for native
+  # backtraces); a deployed worker does not need them.
+  export CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=debuginfo
+fi
+build() {
+  (cd "$CRATE" && "$WB_DIR/bin/worker-build" --release)
+}
+
+# A second config for the outbound checks: a loopback file server, a server
+# that accepts and never answers (1 s timeout) and a port nobody listens on.
+UP_PORT=$(free_port)
+SLOW_PORT=$(free_port)
+DOWN_PORT=$(free_port)
+cat >"$TMP/outbound.yaml" <<YAML
+version: 1
+upstreams:
+  files:
+    url: http://127.0.0.1:$UP_PORT
+  slow:
+    url: http://127.0.0.1:$SLOW_PORT
+    timeout: 1s
+  down:
+    url: http://127.0.0.1:$DOWN_PORT
+    connect_timeout: 1s
+routes:
+  - name: files
+    path: /files/{*rest}
+    upstream: files
+    policies:
+      - rewrite: { path: "/{rest}" }
+      - headers:
+          response: { set: { x-via: gateway-workers } }
+  - name: slow
+    path: /slow
+    upstream: slow
+  - name: down
+    path: /down
+    upstream: down
+YAML
+
+# The variant first, copied aside, so the artefact left in build/ (the one
+# infra/wrangler.toml names) is the default build embedding gateway.yaml.
+step "build the outbound-test worker (config: loopback upstreams)"
+if GATEWAY_CONFIG=$TMP/outbound.yaml build >"$TMP/build-outbound.log" 2>&1; then
+  rm -rf "$TMP/outbound-build"
+  cp -r "$CRATE/build" "$TMP/outbound-build"
+  echo "built; copied to $TMP/outbound-build"
+else
+  bad "the outbound-test worker builds" "$(tail -n 20 "$TMP/build-outbound.log")"
+fi
+
+step "build with worker-build (config: gateway.yaml)"
+start=$(date +%s)
+build
+echo "built in $(($(date +%s) - start)) s"
+SHIM=$CRATE/build/worker/shim.mjs
+if [ -f "$SHIM" ]; then
+  ok "worker-build wrote build/worker/shim.mjs"
+else
+  bad "worker-build wrote build/worker/shim.mjs" "$(ls -R "$CRATE/build" 2>&1 | head -n 20)"
+fi
+
+# The run config: infra/wrangler.toml without [build] (no rebuild on each
+# start), `main` made absolute. Written under build/ (git-ignored).
+RUN_CONFIG=$CRATE/build/wrangler.run.toml
+if out=$(python3 scripts/lib/wrangler-run-config.py "$ROOT/infra/wrangler.toml" "$RUN_CONFIG" 2>&1); then
+  ok "infra/wrangler.toml parses; main is the built shim; GATEWAY_KV bound"
+  echo "        $out"
+else
+  bad "infra/wrangler.toml" "$out"
+fi
+
+step "bundle size (wrangler deploy --dry-run)"
+if out=$(cd "$CRATE/build" && "$WRANGLER" deploy --dry-run --outdir "$TMP/dist" --config "$RUN_CONFIG" 2>&1); then
+  size=$(grep -o 'Total Upload:.*' <<<"$out" | head -n1)
+  ok "dry-run deploy: ${size:-size not printed}"
+else
+  bad "wrangler deploy --dry-run" "$(tail -n 15 <<<"$out")"
+fi
+
+# --- quickstart routes ------------------------------------------------------
+# req NAME METHOD PATH [curl args...]: sets CODE, HDRS (file), BODY (file).
+req() {
+  local name=$1 method=$2 path=$3
+  shift 3
+  HDRS=$TMP/$name.h
+  BODY=$TMP/$name.b
+  CODE=$(curl -s -X "$method" -D "$HDRS" -o "$BODY" -w '%{http_code}' --max-time 20 \
+    "$@" "$BASE$path") || CODE=000
+}
+# header NAME: the value of response header NAME (case-insensitive).
+header() {
+  grep -i "^$1:" "$HDRS" | head -n1 | cut -d: -f2- | tr -d '\r' | sed 's/^ *//'
+}
+expect() {
+  local what=$1 cond=$2
+  if eval "$cond"; then ok "$what"; else bad "$what" "status $CODE; $(tr -d '\r' <"$HDRS" | tr '\n' ' ' | cut -c1-300) | $(head -c 300 "$BODY")"; fi
+}
+
+# serve BUILD_DIR CONFIG LOG: starts `wrangler dev --local` on a free port
+# (BASE) and waits for the first answer, printing how long it took.
+serve() {
+  local dir=$1 config=$2 log=$3 port inspector t0 i out
+  port=$(free_port)
+  inspector=$(free_port)
+  BASE=http://127.0.0.1:$port
+  t0=$(date +%s%N)
+  start_bg "$log" bash -c 'cd "$1" && exec "$2" dev --config "$3" --local --ip 127.0.0.1 \
+    --port "$4" --inspector-port "$5" --persist-to "$6" --log-level warn' _ \
+    "$dir" "$WRANGLER" "$config" "$port" "$inspector" "$TMP/state"
+  for i in $(seq 1 300); do
+    out=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' --max-time 10 "$BASE/") || true
+    if [ "${out%% *}" != 000 ] && [ -n "$out" ]; then
+      echo "wrangler dev on $BASE: first response $((($(date +%s%N) - t0) / 1000000)) ms after start (that request: ${out#* } s)"
+      return 0
+    fi
+    sleep 0.2
+  done
+  bad "wrangler dev answers on $BASE" "$(tail -n 30 "$log")"
+  return 1
+}
+
+step "wrangler dev --local: quickstart routes (gateway.yaml)"
+if serve "$CRATE/build" "$RUN_CONFIG" "$TMP/dev.log"; then
+  echo "then GET /hello took $(curl -s -o /dev/null -w '%{time_total}' "$BASE/hello") s"
+
+  req hello GET /hello
+  expect "GET /hello -> 200 json, x-powered-by: gateway" \
+    '[ "$CODE" = 200 ] && [[ "$(header content-type)" == application/json* ]] && [ "$(header x-powered-by)" = gateway ] && grep -q "hello from the gateway" "$BODY"'
+
+  req head HEAD /hello -I
+  expect "HEAD /hello -> 200 with the GET headers, no body" \
+    '[ "$CODE" = 200 ] && [ "$(header x-powered-by)" = gateway ] && ! grep -q "hello from" "$BODY"'
+
+  req post POST /hello
+  expect "POST /hello -> 405, allow: GET, HEAD" \
+    '[ "$CODE" = 405 ] && [ "$(header allow)" = "GET, HEAD" ]'
+
+  req echo GET '/echo/a/b?x=1' -H 'cookie: secret=1' -H 'x-legacy-id: 42'
+  expect "GET /echo/a/b?x=1 -> upstream sees /internal/a/b?x=1, cookie removed, header renamed" \
+    '[ "$CODE" = 200 ] && python3 -c "import json,sys; d=json.load(open(sys.argv[1])); h=d[\"headers\"]; assert d[\"path\"]==\"/internal/a/b\" and d[\"query\"]==\"x=1\" and \"cookie\" not in h and h.get(\"x-request-ref\")==\"42\"" "$BODY"'
+
+  req echopost POST /echo/p --data-binary 'hello body'
+  expect "POST /echo/p with a body -> 200, upstream sees the 10-byte body" \
+    '[ "$CODE" = 200 ] && python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d[\"method\"]==\"POST\" and d[\"headers\"][\"content-length\"]==\"10\"" "$BODY"'
+
+  head -c 20000 /dev/zero | tr '\0' a >"$TMP/big"
+  req big POST /echo/big --data-binary "@$TMP/big"
+  expect "POST /echo/big 20 KB (limit 16 KiB) -> 413 problem+json" \
+    '[ "$CODE" = 413 ] && [[ "$(header content-type)" == application/problem+json* ]]'
+
+  req deny DELETE /echo/x
+  expect "DELETE /echo/x -> 403 problem+json" \
+    '[ "$CODE" = 403 ] && [[ "$(header content-type)" == application/problem+json* ]]'
+
+  req v1 GET /api/v1/users
+  expect "GET /api/v1/users -> 200 with deprecation and sunset" \
+    '[ "$CODE" = 200 ] && [ -n "$(header deprecation)" ] && [ -n "$(header sunset)" ] && grep -q "\"version\":1" "$BODY"'
+
+  req v0 GET /api/v0/users
+  expect "GET /api/v0/users -> 410" '[ "$CODE" = 410 ]'
+
+  req unknown GET /no/such/route
+  expect "GET /no/such/route -> 404 problem+json" \
+    '[ "$CODE" = 404 ] && [[ "$(header content-type)" == application/problem+json* ]] && grep -q route-not-found "$BODY"'
+fi
+
+# --- outbound HTTP ----------------------------------------------------------
+step "wrangler dev --local: outbound fetch (loopback upstreams)"
+mkdir -p "$TMP/www"
+token="workers-outbound-$RANDOM-$RANDOM"
+echo "$token" >"$TMP/www/hello.txt"
+start_bg "$TMP/upstream.log" python3 -m http.server "$UP_PORT" --bind 127.0.0.1 --directory "$TMP/www"
+start_bg "$TMP/slow.log" python3 -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16)
+held = []
+while True:
+    c, _ = s.accept(); held.append(c)
+' "$SLOW_PORT"
+if [ ! -f "$TMP/outbound-build/worker/shim.mjs" ]; then
+  bad "outbound checks: the outbound-test worker was not built"
+elif ! wait_http "http://127.0.0.1:$UP_PORT/"; then
+  bad "the loopback upstream answers" "$(tail -n 5 "$TMP/upstream.log")"
+else
+  sed "s#^main = .*#main = \"$TMP/outbound-build/worker/shim.mjs\"#" "$RUN_CONFIG" \
+    >"$TMP/outbound-build/wrangler.run.toml"
+  if serve "$TMP/outbound-build" "$TMP/outbound-build/wrangler.run.toml" "$TMP/dev-outbound.log"; then
+    req files GET /files/hello.txt
+    expect "GET /files/hello.txt -> 200 proxied from the loopback server" \
+      '[ "$CODE" = 200 ] && grep -q "$token" "$BODY" && [ "$(header x-via)" = gateway-workers ] && [[ "$(header server)" == SimpleHTTP* ]]'
+    expect "the upstream saw the rewritten path /hello.txt" \
+      'grep -q "\"GET /hello.txt HTTP" "$TMP/upstream.log"'
+
+    req missing GET /files/missing.txt
+    expect "GET /files/missing.txt -> the upstream's 404 passes through" \
+      '[ "$CODE" = 404 ] && [[ "$(header content-type)" != application/problem+json* ]]'
+
+    t0=$(date +%s%N)
+    req slow GET /slow
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    expect "GET /slow (upstream never answers, timeout 1s) -> 504 after ~1 s (took $ms ms)" \
+      '[ "$CODE" = 504 ] && [ "$ms" -ge 900 ] && [ "$ms" -lt 5000 ]'
+
+    req down GET /down
+    expect "GET /down (nothing listens) -> 502 problem+json" \
+      '[ "$CODE" = 502 ] && [[ "$(header content-type)" == application/problem+json* ]]'
+
+    req files2 GET /files/hello.txt
+    expect "GET /files/hello.txt again after the failures -> 200 (no isolate reset)" \
+      '[ "$CODE" = 200 ] && grep -q "$token" "$BODY"'
+  fi
+fi
+
+printf '\n%d passed, %d failed\n' "$passed" "$failed"
+[ "$failed" = 0 ]

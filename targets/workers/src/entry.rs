@@ -1,0 +1,126 @@
+//! The `fetch` event handler: one gateway per isolate.
+
+// The core's `Env` holds `Arc<dyn …>` on every target; on single-threaded
+// wasm those values are not `Send`/`Sync` (JS handles, `?Send` futures),
+// which is what the core's `MaybeSend`/`MaybeSync` allow there.
+#![allow(clippy::arc_with_non_send_sync)]
+
+use std::cell::OnceCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use gateway_core::{Body, BodyError, Env, Gateway, GatewayError};
+use worker::{Context, Headers, Request, Response, ResponseBuilder, event};
+
+use crate::convert::{inbound_request, is_null_body_status, outbound_headers};
+use crate::env::{DateClock, DelaySleep, QueuedDeferred, worker_rng};
+use crate::http_client::FetchHttpClient;
+use crate::kv::{KV_BINDING, WorkersKv};
+
+/// What one isolate keeps between requests.
+struct Instance {
+    gateway: Result<Gateway, String>,
+    deferred: Arc<QueuedDeferred>,
+}
+
+thread_local! {
+    static INSTANCE: OnceCell<Rc<Instance>> = const { OnceCell::new() };
+}
+
+/// The isolate's gateway, built on its first request (bindings and
+/// `crypto` are only usable inside a request).
+fn instance(env: &worker::Env) -> Rc<Instance> {
+    INSTANCE.with(|cell| {
+        cell.get_or_init(|| {
+            let deferred = Arc::new(QueuedDeferred::default());
+            let kv = env
+                .kv(KV_BINDING)
+                .map_err(|e| format!("the KV binding `{KV_BINDING}` is missing: {e}"));
+            if let Err(e) = &kv {
+                worker::console_error!("gateway-workers: {e}");
+            }
+            let env = Env {
+                clock: Arc::new(DateClock),
+                sleep: Arc::new(DelaySleep),
+                rng: Arc::new(worker_rng()),
+                store: Arc::new(WorkersKv::new(kv, Arc::new(DateClock))),
+                http: Arc::new(FetchHttpClient),
+                deferred: deferred.clone(),
+            };
+            let gateway = crate::config::gateway(env).map_err(|e| {
+                worker::console_error!("gateway-workers: the embedded config does not load: {e}");
+                e.to_string()
+            });
+            Rc::new(Instance { gateway, deferred })
+        })
+        .clone()
+    })
+}
+
+/// The worker's entry point.
+#[event(fetch)]
+async fn fetch(mut req: Request, env: worker::Env, ctx: Context) -> worker::Result<Response> {
+    let instance = instance(&env);
+    let response = match &instance.gateway {
+        Ok(gateway) => match read_request(&mut req).await {
+            Ok((req, client)) => gateway.handle(req, client).await,
+            Err(e) => e.into_response(),
+        },
+        Err(_) => GatewayError::Internal("the embedded config does not load").into_response(),
+    };
+    let deferred = instance.deferred.clone();
+    if deferred.pending() > 0 {
+        ctx.wait_until(async move { deferred.run_all().await });
+    }
+    Ok(write_response(response))
+}
+
+/// Converts the runtime's request. The body is read in full first: if the
+/// core answered (e.g. 413) while the runtime's request stream was still
+/// being read, workerd raises "Can't read from request stream after
+/// response has been sent" and resets the isolate, failing the requests in
+/// flight. The platform caps request bodies (100 MB on most plans), and the
+/// config's body limits still apply to the buffered body.
+async fn read_request(
+    req: &mut Request,
+) -> Result<(http::Request<Body>, gateway_core::ClientInfo), GatewayError> {
+    let method = req.inner().method();
+    let url = req.inner().url();
+    let headers = http::HeaderMap::from(req.headers());
+    let body = if req.inner().body().is_some() {
+        let bytes = req.bytes().await.map_err(|e| {
+            worker::console_error!("gateway-workers: reading the request body failed: {e}");
+            GatewayError::from(BodyError::Transport)
+        })?;
+        Body::full(bytes)
+    } else {
+        // No body at all (GET, HEAD, ...).
+        Body::empty()
+    };
+    inbound_request(&method, &url, headers, body)
+}
+
+/// Converts the core's response; a buffered body is sent as bytes, a
+/// streaming one as a `ReadableStream`.
+fn write_response(response: http::Response<Body>) -> Response {
+    let (parts, body) = response.into_parts();
+    let status = parts.status.as_u16();
+    let builder = ResponseBuilder::new()
+        .with_status(status)
+        .with_headers(Headers::from(&outbound_headers(&parts.headers)));
+    if is_null_body_status(status) {
+        return builder.empty();
+    }
+    if let Some(bytes) = body.as_bytes() {
+        return builder.fixed(bytes.to_vec());
+    }
+    let stream = body.map(|r| {
+        r.map(|b| b.to_vec())
+            .map_err(|e| worker::Error::RustError(format!("response body failed: {e}")))
+    });
+    builder.from_stream(stream).unwrap_or_else(|e| {
+        worker::console_error!("gateway-workers: streaming the response failed: {e}");
+        ResponseBuilder::new().with_status(502).empty()
+    })
+}
