@@ -6,18 +6,20 @@ pub mod run;
 pub mod scenario;
 
 use gateway_core::Capabilities;
+use gateway_core::config::StoreConfig;
+
+/// The store of the suite's config.
+const MEMORY: StoreConfig = StoreConfig::Memory;
 
 /// The declared capabilities of a target, by name.
 pub fn capabilities(target: &str) -> Option<Capabilities> {
     match target {
         "local" => Some(gateway_local::CAPABILITIES),
-        // The suite's config uses the embedded in-memory store.
-        "lambda" => Some(gateway_lambda::capabilities(
-            &gateway_core::config::StoreConfig::Memory,
-        )),
-        // The suite runs the default build (memory per instance).
-        "spin" => Some(gateway_spin::capabilities::capabilities(false)),
-        "workers" => Some(gateway_workers::capabilities::capabilities()),
+        // The suite's config uses the embedded in-memory store, and the
+        // default builds of the edge targets.
+        "lambda" => Some(gateway_lambda::capabilities(&MEMORY)),
+        "spin" => Some(gateway_spin::capabilities::capabilities(&MEMORY, false)),
+        "workers" => Some(gateway_workers::capabilities::capabilities(&MEMORY, true)),
         _ => None,
     }
 }

@@ -6,54 +6,11 @@
 #![allow(missing_docs)]
 
 use std::hint::black_box;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use futures_executor::block_on;
-use gateway_core::env::BoxFuture;
-use gateway_core::error::UpstreamError;
 use gateway_core::normalize::{PathConfig, normalize_path};
-use gateway_core::{
-    Body, ClientInfo, Clock, Deferred, Env, Gateway, HttpClient, MemoryStore, PolicyRegistry, Rng,
-    SendOptions, Sleep,
-};
-
-struct FixedClock;
-impl Clock for FixedClock {
-    fn now_ms(&self) -> u64 {
-        1_700_000_000_000
-    }
-}
-struct NoSleep;
-#[async_trait::async_trait]
-impl Sleep for NoSleep {
-    async fn sleep(&self, _d: Duration) {
-        futures_util::future::pending::<()>().await;
-    }
-}
-struct Counter(AtomicU64);
-impl Rng for Counter {
-    fn next_u64(&self) -> u64 {
-        self.0.fetch_add(1, Ordering::Relaxed)
-    }
-}
-struct Drop_;
-impl Deferred for Drop_ {
-    fn defer(&self, _w: BoxFuture<'static, ()>) {}
-}
-struct NoHttp;
-#[async_trait::async_trait]
-impl HttpClient for NoHttp {
-    async fn send(
-        &self,
-        _r: http::Request<Body>,
-        _o: SendOptions,
-    ) -> Result<http::Response<Body>, UpstreamError> {
-        Err(UpstreamError::Connect(None))
-    }
-}
+use gateway_core::{Body, ClientInfo, Gateway, PolicyRegistry};
 
 const CONFIG: &str = r#"
 version: 1
@@ -70,15 +27,7 @@ routes:
 "#;
 
 fn gateway() -> Gateway {
-    let clock = Arc::new(FixedClock);
-    let env = Env {
-        store: Arc::new(MemoryStore::new(clock.clone(), 1024)),
-        clock,
-        sleep: Arc::new(NoSleep),
-        rng: Arc::new(Counter(AtomicU64::new(0))),
-        http: Arc::new(NoHttp),
-        deferred: Arc::new(Drop_),
-    };
+    let env = gateway_testkit::test_env(1024).env;
     let cfg =
         gateway_core::config::load_file_text("bench.yaml", CONFIG, &PolicyRegistry::builtin())
             .expect("config");

@@ -17,6 +17,11 @@ pub struct Capabilities {
     pub shared_state: bool,
     /// Counters and compare-and-swap are exact across instances.
     pub atomic_counters: bool,
+    /// What would give exact counters where `atomic_counters` is false,
+    /// for the refusal message (e.g. "bind the Durable Object ...").
+    pub exact_counters_hint: &'static str,
+    /// The platform's own store behind `store: platform`, if any.
+    pub platform_store: Option<&'static str>,
     /// Work may continue after the response has been sent.
     pub background_work: bool,
     /// Files named in the config (CA bundles, certificates) can be read.
@@ -50,6 +55,23 @@ impl Capabilities {
                 "store",
                 format!(
                     "target `{t}` cannot reach Redis (capability `redis`); use the platform's store"
+                ),
+            ));
+        }
+        if config.store == StoreConfig::Platform && self.platform_store.is_none() {
+            problems.push(ConfigProblem::new(
+                "store",
+                format!(
+                    "target `{t}` has no platform store (capability `platform_store`); use `memory` or a redis:// URL"
+                ),
+            ));
+        }
+        if config.exact_counters && !self.atomic_counters {
+            problems.push(ConfigProblem::new(
+                "store.counters",
+                format!(
+                    "target `{t}` cannot keep exact counters with this store (capability `atomic_counters`); {}",
+                    self.exact_counters_hint
                 ),
             ));
         }
@@ -96,6 +118,8 @@ mod tests {
         target: "edge",
         shared_state: true,
         atomic_counters: false,
+        exact_counters_hint: "use a shared store",
+        platform_store: Some("edge KV"),
         background_work: true,
         file_system: false,
         listener: false,
@@ -119,6 +143,35 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("gw.yaml: upstreams.a.ca_file: target `edge` cannot read files (capability `file_system`)"), "{text}");
+    }
+
+    #[test]
+    fn exact_counters_and_platform_store_need_the_capabilities() {
+        let cfg = load("version: 1\nstore: { backend: platform, counters: exact }\n");
+        let text = EDGE.check(&cfg).expect_err("refused").to_string();
+        assert!(
+            text.contains("gw.yaml: store.counters: target `edge` cannot keep exact counters with this store (capability `atomic_counters`); use a shared store"),
+            "{text}"
+        );
+        let exact = Capabilities {
+            atomic_counters: true,
+            ..EDGE
+        };
+        assert_eq!(exact.check(&cfg).expect("accepted"), vec![]);
+        let none = Capabilities {
+            platform_store: None,
+            ..exact
+        };
+        let text = none.check(&cfg).expect_err("refused").to_string();
+        assert!(
+            text.contains(
+                "store: target `edge` has no platform store (capability `platform_store`)"
+            ),
+            "{text}"
+        );
+        // Approximate counters are fine anywhere.
+        let coarse = load("version: 1\nstore: { backend: platform, counters: approximate }\n");
+        assert!(EDGE.check(&coarse).is_ok());
     }
 
     #[test]

@@ -12,6 +12,12 @@ use crate::body::Body;
 use crate::error::UpstreamError;
 use crate::store::KvStore;
 
+mod queued;
+mod splitmix;
+
+pub use queued::QueuedDeferred;
+pub use splitmix::SplitMix;
+
 /// `Send` on native targets, nothing on wasm, where platform futures are not `Send`.
 #[cfg(not(target_arch = "wasm32"))]
 pub trait MaybeSend: Send {}
@@ -111,8 +117,14 @@ pub struct Env {
     pub sleep: Arc<dyn Sleep>,
     /// Randomness.
     pub rng: Arc<dyn Rng>,
-    /// Shared state.
+    /// Shared state: cached documents, keys, registrations, coarse
+    /// counters. May be eventually consistent (Workers KV).
     pub store: Arc<dyn KvStore>,
+    /// State that must be exact across instances: counters and
+    /// compare-and-swap for exact rate limits and breaker state. The same
+    /// store as [`Env::store`] except where the platform splits them
+    /// (Workers: KV for `store`, a Durable Object for `counters`).
+    pub counters: Arc<dyn KvStore>,
     /// Outbound HTTP.
     pub http: Arc<dyn HttpClient>,
     /// Background work.

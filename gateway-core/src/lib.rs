@@ -19,6 +19,8 @@ pub mod normalize;
 pub mod policy;
 pub mod proxy;
 mod router;
+#[cfg(feature = "selftest")]
+pub mod selftest;
 pub mod store;
 mod upstream;
 mod version;

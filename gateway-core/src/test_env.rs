@@ -28,6 +28,15 @@ impl Clock for ManualClock {
     }
 }
 
+/// A sleep that advances a [`ManualClock`] and returns at once.
+pub(crate) struct AdvanceSleep(pub(crate) Arc<ManualClock>);
+#[async_trait::async_trait]
+impl Sleep for AdvanceSleep {
+    async fn sleep(&self, d: Duration) {
+        self.0.advance(d);
+    }
+}
+
 struct NeverSleep;
 #[async_trait::async_trait]
 impl Sleep for NeverSleep {
@@ -63,12 +72,28 @@ impl HttpClient for NoHttp {
 /// An environment whose upstreams are unreachable and whose sleeps never end.
 pub(crate) fn env() -> Env {
     let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+    let store: Arc<MemoryStore> = Arc::new(MemoryStore::new(clock.clone(), 1024));
     Env {
-        store: Arc::new(MemoryStore::new(clock.clone(), 1024)),
+        counters: store.clone(),
+        store,
         clock,
         sleep: Arc::new(NeverSleep),
         rng: Arc::new(Seq(AtomicU64::new(0))),
         http: Arc::new(NoHttp),
         deferred: Arc::new(Drop_),
+    }
+}
+
+/// Like [`env`], but sleeps advance its clock and return at once.
+#[cfg(feature = "selftest")]
+pub(crate) fn env_with_sleep() -> Env {
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+    let store: Arc<MemoryStore> = Arc::new(MemoryStore::new(clock.clone(), 1024));
+    Env {
+        sleep: Arc::new(AdvanceSleep(clock.clone())),
+        counters: store.clone(),
+        store,
+        clock,
+        ..env()
     }
 }

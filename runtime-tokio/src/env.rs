@@ -2,11 +2,10 @@
 //! deferred work and a fast non-cryptographic random source.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use gateway_core::env::BoxFuture;
-use gateway_core::{Clock, Deferred, Env, HttpClient, KvStore, Rng, Sleep};
+use gateway_core::env::{BoxFuture, SplitMix};
+use gateway_core::{Clock, Deferred, Env, HttpClient, KvStore, Sleep};
 
 /// Wall-clock time from the operating system.
 #[derive(Debug, Default, Clone, Copy)]
@@ -41,27 +40,9 @@ impl Deferred for TokioDeferred {
     }
 }
 
-/// SplitMix64 seeded from the clock and the process id. Not for secrets.
-#[derive(Debug)]
-pub struct FastRng(AtomicU64);
-
-impl Default for FastRng {
-    fn default() -> Self {
-        let seed = SystemClock.now_ms() ^ (u64::from(std::process::id()) << 32);
-        Self(AtomicU64::new(seed))
-    }
-}
-
-impl Rng for FastRng {
-    fn next_u64(&self) -> u64 {
-        let mut z = self
-            .0
-            .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
-            .wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
+/// A [`SplitMix`] seeded from the clock and the process id. Not for secrets.
+pub fn fast_rng() -> SplitMix {
+    SplitMix::seeded(SystemClock.now_ms() ^ (u64::from(std::process::id()) << 32))
 }
 
 /// The environment of the self-hosted target.
@@ -69,7 +50,8 @@ pub fn tokio_env(store: Arc<dyn KvStore>, http: Arc<dyn HttpClient>) -> Env {
     Env {
         clock: Arc::new(SystemClock),
         sleep: Arc::new(TokioSleep),
-        rng: Arc::new(FastRng::default()),
+        rng: Arc::new(fast_rng()),
+        counters: store.clone(),
         store,
         http,
         deferred: Arc::new(TokioDeferred),

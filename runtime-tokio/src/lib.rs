@@ -8,4 +8,4 @@ pub mod client;
 pub mod env;
 
 pub use client::HyperClient;
-pub use env::{FastRng, SystemClock, TokioDeferred, TokioSleep, tokio_env};
+pub use env::{SystemClock, TokioDeferred, TokioSleep, fast_rng, tokio_env};

@@ -11,7 +11,9 @@
 //! Requires Redis 6.0 or newer.
 
 mod error;
+mod open;
 mod script;
 mod store;
 
+pub use open::open_store;
 pub use store::RedisStore;

@@ -24,6 +24,16 @@ fn b(s: &str) -> Bytes {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn meets_the_store_contract() {
+    let redis = Redis::start().await;
+    let s = redis.store("contract").await;
+    let report = gateway_core::store::contract::check(&s, &gateway_tokio::TokioSleep, "c:").await;
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert!(report.passed >= 8, "{report:?}");
+    redis.cleanup("contract").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn put_get_and_ttl_expiry() {
     let redis = Redis::start().await;
     let s = redis.store("put").await;

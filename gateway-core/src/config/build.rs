@@ -10,7 +10,8 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use super::error::{ConfigError, Problems};
 use super::model::{GatewayConfig, Limits, Route, ServerConfig, StoreConfig, TlsFiles};
 use super::spec::{
-    GatewaySpec, MockSpec, RouteSpec, ServerSpec, UpstreamSpec, VersionSource, VersioningSpec,
+    CountersSpec, GatewaySpec, MockSpec, RouteSpec, ServerSpec, StoreSpec, UpstreamSpec,
+    VersionSource, VersioningSpec,
 };
 use crate::normalize::PathConfig;
 use crate::policy::template::Template;
@@ -41,24 +42,7 @@ impl GatewayConfig {
             );
         }
         let server = build_server(&spec.server, &mut p);
-        let store = match spec.store.as_deref() {
-            None | Some("memory") => StoreConfig::Memory,
-            Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
-                StoreConfig::Redis {
-                    url: url.to_owned(),
-                }
-            }
-            Some(other) => {
-                p.push(
-                    "store",
-                    format!(
-                        "`{}` is not a store: use `memory` or a redis:// URL",
-                        redact_url(other)
-                    ),
-                );
-                StoreConfig::Memory
-            }
-        };
+        let (store, exact_counters) = build_store(spec.store.as_ref(), &mut p);
         let mut upstreams = Vec::new();
         let mut upstream_index = HashMap::new();
         for (name, u) in &spec.upstreams {
@@ -116,6 +100,7 @@ impl GatewayConfig {
             source: file.to_owned(),
             server,
             store,
+            exact_counters,
             upstreams,
             routes,
             router,
@@ -571,4 +556,35 @@ fn build_versioning(
         default,
         versions,
     })
+}
+
+/// The store backend and whether counters must be exact.
+fn build_store(spec: Option<&StoreSpec>, p: &mut Problems) -> (StoreConfig, bool) {
+    let (backend, at, exact) = match spec {
+        None => return (StoreConfig::Memory, false),
+        Some(StoreSpec::Backend(b)) => (b.as_str(), "store", false),
+        Some(StoreSpec::Detailed(d)) => (
+            d.backend.as_str(),
+            "store.backend",
+            d.counters == Some(CountersSpec::Exact),
+        ),
+    };
+    let store = match backend {
+        "memory" => StoreConfig::Memory,
+        "platform" => StoreConfig::Platform,
+        url if url.starts_with("redis://") || url.starts_with("rediss://") => StoreConfig::Redis {
+            url: url.to_owned(),
+        },
+        other => {
+            p.push(
+                at,
+                format!(
+                    "`{}` is not a store: use `memory`, `platform` or a redis:// URL",
+                    redact_url(other)
+                ),
+            );
+            StoreConfig::Memory
+        }
+    };
+    (store, exact)
 }

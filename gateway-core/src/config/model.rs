@@ -70,8 +70,11 @@ pub struct ServerConfig {
 /// Where shared state lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreConfig {
-    /// The embedded in-memory store.
+    /// The embedded in-memory store (one per instance).
     Memory,
+    /// The target's own store: Workers KV (and a Durable Object for exact
+    /// counters), Spin key-value.
+    Platform,
     /// A Redis server.
     Redis {
         /// `redis://` or `rediss://` URL.
@@ -111,6 +114,9 @@ pub struct GatewayConfig {
     pub server: ServerConfig,
     /// Shared state backend.
     pub store: StoreConfig,
+    /// Whether counters must be exact across instances (`store.counters:
+    /// exact`); checked against the target's `atomic_counters`.
+    pub exact_counters: bool,
     pub(crate) upstreams: Vec<Upstream>,
     pub(crate) routes: Vec<Route>,
     pub(crate) router: Router,

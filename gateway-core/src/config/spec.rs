@@ -18,9 +18,11 @@ pub struct GatewaySpec {
     /// Listener, limits and client-address settings.
     #[serde(default)]
     pub server: ServerSpec,
-    /// Where shared state lives: `memory` (default) or a `redis://` URL.
+    /// Where shared state lives: `memory` (default), `platform` (the
+    /// target's own store: Workers KV and Durable Objects, Spin key-value)
+    /// or a `redis://` URL; or a map with `backend` and `counters`.
     #[serde(default)]
-    pub store: Option<String>,
+    pub store: Option<StoreSpec>,
     /// Named upstreams that routes forward to.
     #[serde(default)]
     pub upstreams: BTreeMap<String, UpstreamSpec>,
@@ -213,4 +215,60 @@ pub struct VersionSpec {
     /// Answer 410 Gone.
     #[serde(default)]
     pub retired: bool,
+}
+
+/// The `store` setting: a backend name or URL, or the long form.
+#[derive(Debug, JsonSchema)]
+#[serde(untagged)]
+pub enum StoreSpec {
+    /// `memory`, `platform` or a `redis://` URL.
+    Backend(String),
+    /// The backend and how exact counters must be.
+    Detailed(StoreDetailSpec),
+}
+
+/// The long form of `store`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StoreDetailSpec {
+    /// `memory`, `platform` or a `redis://` URL.
+    pub backend: String,
+    /// `exact` refuses the config on a target whose store cannot count
+    /// exactly across instances (capability `atomic_counters`);
+    /// `approximate` (default) accepts read-modify-write counters.
+    #[serde(default)]
+    pub counters: Option<CountersSpec>,
+}
+
+/// How exact counters and compare-and-swap must be across instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CountersSpec {
+    /// Exact across every instance sharing the store.
+    Exact,
+    /// Read-modify-write is acceptable (may lose updates under races).
+    Approximate,
+}
+
+impl<'de> Deserialize<'de> for StoreSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = StoreSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("`memory`, `platform`, a redis:// URL or a map with `backend`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<StoreSpec, E> {
+                Ok(StoreSpec::Backend(v.to_owned()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<StoreSpec, A::Error> {
+                StoreDetailSpec::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(StoreSpec::Detailed)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }

@@ -187,51 +187,12 @@ mod tests {
     }
 
     #[test]
-    fn ttl_expires_entries() {
-        let (clock, s) = store(10);
-        block_on(s.put("k", Bytes::from("v"), Some(Duration::from_millis(500)))).expect("put");
-        assert_eq!(block_on(s.get("k")).expect("get"), Some(Bytes::from("v")));
-        clock.advance(Duration::from_millis(500));
-        assert_eq!(block_on(s.get("k")).expect("get"), None);
-    }
-
-    #[test]
-    fn incr_keeps_first_ttl_and_counts() {
-        let (clock, s) = store(10);
-        let ttl = Some(Duration::from_secs(1));
-        assert_eq!(block_on(s.incr("c", 1, ttl)).expect("incr"), 1);
-        clock.advance(Duration::from_millis(600));
-        assert_eq!(block_on(s.incr("c", 2, ttl)).expect("incr"), 3);
-        clock.advance(Duration::from_millis(400));
-        assert_eq!(
-            block_on(s.incr("c", 1, ttl)).expect("incr"),
-            1,
-            "window restarted"
-        );
-    }
-
-    #[test]
-    fn incr_on_non_integer_is_wrong_type() {
-        let (_, s) = store(10);
-        block_on(s.put("k", Bytes::from("x"), None)).expect("put");
-        assert!(matches!(
-            block_on(s.incr("k", 1, None)),
-            Err(StorageError::WrongType { .. })
-        ));
-    }
-
-    #[test]
-    fn compare_and_swap_checks_current_value() {
-        let (_, s) = store(10);
-        assert!(block_on(s.compare_and_swap("k", None, Bytes::from("a"), None)).expect("cas"));
-        assert!(!block_on(s.compare_and_swap("k", None, Bytes::from("b"), None)).expect("cas"));
-        assert!(
-            !block_on(s.compare_and_swap("k", Some(b"x"), Bytes::from("b"), None)).expect("cas")
-        );
-        assert!(
-            block_on(s.compare_and_swap("k", Some(b"a"), Bytes::from("b"), None)).expect("cas")
-        );
-        assert_eq!(block_on(s.get("k")).expect("get"), Some(Bytes::from("b")));
+    fn meets_the_store_contract() {
+        let (clock, s) = store(64);
+        let sleep = crate::test_env::AdvanceSleep(clock);
+        let report = block_on(crate::store::contract::check(&s, &sleep, "t:"));
+        assert!(report.failed.is_empty(), "{:?}", report.failed);
+        assert!(report.passed >= 8);
     }
 
     #[test]
@@ -250,13 +211,5 @@ mod tests {
         );
         assert!(block_on(s.get("k7")).expect("get").is_some());
         assert!(block_on(s.get("new")).expect("get").is_some());
-    }
-
-    #[test]
-    fn delete_reports_presence() {
-        let (_, s) = store(4);
-        block_on(s.put("k", Bytes::from("v"), None)).expect("put");
-        assert!(block_on(s.delete("k")).expect("delete"));
-        assert!(!block_on(s.delete("k")).expect("delete"));
     }
 }

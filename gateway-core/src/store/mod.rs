@@ -1,8 +1,11 @@
 //! Shared state: the [`KvStore`] trait and the embedded in-memory store.
 
+pub mod contract;
+mod envelope;
 mod error;
 mod memory;
 
+pub use envelope::{EnvelopeStore, RawKv};
 pub use error::StorageError;
 pub use memory::MemoryStore;
 

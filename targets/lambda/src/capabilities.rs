@@ -16,6 +16,8 @@ pub fn capabilities(store: &StoreConfig) -> Capabilities {
         target: "lambda",
         shared_state: redis,
         atomic_counters: redis,
+        exact_counters_hint: "use a redis:// store (instances share no memory)",
+        platform_store: None,
         background_work: true,
         file_system: true,
         listener: false,

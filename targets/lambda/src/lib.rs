@@ -25,7 +25,7 @@
 //! TLS, so requests count as TLS.
 //!
 //! # Config
-//! The config is embedded at build time ([`EMBEDDED_CONFIG`]), validated then
+//! The config is embedded at build time ([`EMBEDDED`]), validated then
 //! by `build.rs`; `GATEWAY_CONFIG_FILE` names a file that replaces it at
 //! start. The environment (store connection, HTTP client pools) is built
 //! once per cold start and shared by every invocation of the instance.
@@ -41,11 +41,11 @@ use std::task::{Context, Poll};
 
 use anyhow::Context as _;
 use bytes::Bytes;
-use gateway_core::config::{ConfigProblem, StoreConfig};
+use gateway_core::config::ConfigProblem;
 use gateway_core::env::BoxFuture;
 use gateway_core::{
     Body, BodyError, ClientInfo, ConfigError, Deferred, Gateway, GatewayConfig, KvStore,
-    MemoryStore, PolicyRegistry,
+    PolicyRegistry,
 };
 use gateway_tokio::{HyperClient, SystemClock, tokio_env};
 use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HOST, TRANSFER_ENCODING};
@@ -58,10 +58,7 @@ use tokio::task::JoinHandle;
 pub use capabilities::capabilities;
 
 /// The config embedded at build time (validated by `build.rs`).
-pub const EMBEDDED_CONFIG: &str = include_str!(concat!(env!("OUT_DIR"), "/gateway.yaml"));
-
-/// The file name the embedded config was read from, used in messages.
-pub const EMBEDDED_CONFIG_NAME: &str = env!("GATEWAY_EMBEDDED_CONFIG_NAME");
+pub const EMBEDDED: gateway_embed::Embedded = gateway_embed::embedded!();
 
 /// Environment variable naming a config file that replaces the embedded one.
 pub const CONFIG_FILE_ENV: &str = "GATEWAY_CONFIG_FILE";
@@ -95,24 +92,16 @@ pub fn load_config() -> Result<GatewayConfig, ConfigError> {
             })?;
             load_config_text(&name, &text)
         }
-        None => load_config_text(EMBEDDED_CONFIG_NAME, EMBEDDED_CONFIG),
+        None => load_config_text(EMBEDDED.name, EMBEDDED.text),
     }
 }
 
 /// Connects the configured state store: in memory (per instance) by
 /// default, Redis when the config names a `redis://` URL.
 pub async fn build_store(config: &GatewayConfig) -> anyhow::Result<Arc<dyn KvStore>> {
-    Ok(match &config.store {
-        StoreConfig::Memory => Arc::new(MemoryStore::new(
-            Arc::new(SystemClock),
-            MEMORY_STORE_ENTRIES,
-        )),
-        StoreConfig::Redis { url } => Arc::new(
-            gateway_store_redis::RedisStore::connect(url, "gw")
-                .await
-                .context("connecting the Redis store")?,
-        ),
-    })
+    gateway_store_redis::open_store(&config.store, Arc::new(SystemClock), MEMORY_STORE_ENTRIES)
+        .await
+        .context("connecting the state store")
 }
 
 /// Deferred work that must finish before the invocation returns: Lambda

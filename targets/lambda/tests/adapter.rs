@@ -383,10 +383,7 @@ async fn deferred_work_is_awaited_before_the_invocation_returns() {
 
 #[test]
 fn the_embedded_config_is_valid() {
-    let config = load_config_text(
-        gateway_lambda::EMBEDDED_CONFIG_NAME,
-        gateway_lambda::EMBEDDED_CONFIG,
-    )
-    .expect("the embedded config is valid");
-    assert_eq!(config.source(), gateway_lambda::EMBEDDED_CONFIG_NAME);
+    let config = load_config_text(gateway_lambda::EMBEDDED.name, gateway_lambda::EMBEDDED.text)
+        .expect("the embedded config is valid");
+    assert_eq!(config.source(), gateway_lambda::EMBEDDED.name);
 }

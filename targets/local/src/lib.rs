@@ -13,10 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use gateway_core::config::{ConfigProblem, StoreConfig};
-use gateway_core::{
-    Capabilities, ConfigError, Gateway, GatewayConfig, KvStore, MemoryStore, PolicyRegistry,
-};
+use gateway_core::config::ConfigProblem;
+use gateway_core::{Capabilities, ConfigError, Gateway, GatewayConfig, KvStore, PolicyRegistry};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -34,6 +32,8 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     target: "local",
     shared_state: true,
     atomic_counters: true,
+    exact_counters_hint: "",
+    platform_store: None,
     background_work: true,
     file_system: true,
     listener: true,
@@ -55,19 +55,12 @@ pub fn load_config(path: &Path) -> Result<GatewayConfig, ConfigError> {
     Ok(config)
 }
 
-/// Connects the configured state store.
-pub async fn build_store(cfg: &GatewayConfig) -> anyhow::Result<Arc<dyn KvStore>> {
-    Ok(match &cfg.store {
-        StoreConfig::Memory => Arc::new(MemoryStore::new(
-            Arc::new(SystemClock),
-            MEMORY_STORE_ENTRIES,
-        )),
-        StoreConfig::Redis { url } => Arc::new(
-            gateway_store_redis::RedisStore::connect(url, "gw")
-                .await
-                .context("connecting the Redis store")?,
-        ),
-    })
+/// Connects the configured state store: in memory (per instance) by
+/// default, Redis when the config names a `redis://` URL.
+pub async fn build_store(config: &GatewayConfig) -> anyhow::Result<Arc<dyn KvStore>> {
+    gateway_store_redis::open_store(&config.store, Arc::new(SystemClock), MEMORY_STORE_ENTRIES)
+        .await
+        .context("connecting the state store")
 }
 
 /// How to start a server.

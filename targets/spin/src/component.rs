@@ -12,15 +12,17 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::future::ready;
 use futures_util::{SinkExt, StreamExt, stream};
+use gateway_core::config::StoreConfig;
+use gateway_core::env::QueuedDeferred;
 use gateway_core::{Body, BodyError, Env, Gateway, GatewayError, KvStore};
 use spin_sdk::http::{Fields, IncomingRequest, OutgoingResponse, ResponseOutparam, Scheme};
 
+use crate::config::EMBEDDED;
 use crate::convert::{Incoming, field_entries, inbound_request};
-use crate::env::{PollableSleep, QueuedDeferred, WallClock, spin_rng};
+use crate::env::{PollableSleep, WallClock, spin_rng};
 use crate::http_client::SpinHttpClient;
 
 /// Entries the per-instance memory store keeps at most.
-#[cfg(not(feature = "spin-kv"))]
 const MEMORY_STORE_ENTRIES: usize = 10_000;
 
 /// What one component instance keeps between requests (if the host reuses
@@ -34,39 +36,47 @@ thread_local! {
     static INSTANCE: OnceCell<Rc<Instance>> = const { OnceCell::new() };
 }
 
-fn store() -> Arc<dyn KvStore> {
+/// The configured store: Spin key-value for `store: platform` (the build
+/// script refused that config without the `spin-kv` feature), otherwise
+/// memory per instance.
+fn store(config: &StoreConfig) -> Arc<dyn KvStore> {
     #[cfg(feature = "spin-kv")]
-    {
-        Arc::new(crate::kv::EnvelopeStore::new(
+    if *config == StoreConfig::Platform {
+        return Arc::new(gateway_core::store::EnvelopeStore::new(
             crate::kv::SpinKv::open_default(),
             Arc::new(WallClock),
-        ))
+        ));
     }
-    #[cfg(not(feature = "spin-kv"))]
-    {
-        Arc::new(gateway_core::MemoryStore::new(
-            Arc::new(WallClock),
-            MEMORY_STORE_ENTRIES,
-        ))
-    }
+    let _ = config;
+    Arc::new(gateway_core::MemoryStore::new(
+        Arc::new(WallClock),
+        MEMORY_STORE_ENTRIES,
+    ))
 }
 
 fn instance() -> Rc<Instance> {
     INSTANCE.with(|cell| {
         cell.get_or_init(|| {
             let deferred = Arc::new(QueuedDeferred::default());
-            let env = Env {
-                clock: Arc::new(WallClock),
-                sleep: Arc::new(PollableSleep),
-                rng: Arc::new(spin_rng()),
-                store: store(),
-                http: Arc::new(SpinHttpClient),
-                deferred: deferred.clone(),
-            };
-            let gateway = crate::config::gateway(env).map_err(|e| {
-                eprintln!("gateway-spin: the embedded config does not load: {e}");
-                e.to_string()
-            });
+            let gateway = EMBEDDED
+                .load()
+                .map(|config| {
+                    let store = store(&config.store);
+                    let env = Env {
+                        clock: Arc::new(WallClock),
+                        sleep: Arc::new(PollableSleep),
+                        rng: Arc::new(spin_rng()),
+                        counters: store.clone(),
+                        store,
+                        http: Arc::new(SpinHttpClient),
+                        deferred: deferred.clone(),
+                    };
+                    Gateway::new(config, env)
+                })
+                .map_err(|e| {
+                    eprintln!("gateway-spin: the embedded config does not load: {e}");
+                    e.to_string()
+                });
             Rc::new(Instance { gateway, deferred })
         })
         .clone()
@@ -91,7 +101,14 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
     let is_head = matches!(req.method(), spin_sdk::http::Method::Head);
     let response = match &instance.gateway {
         Ok(gateway) => match read_request(req).await {
-            Ok((req, client)) => gateway.handle(req, client).await,
+            Ok((req, client)) => {
+                #[cfg(feature = "selftest")]
+                if let Some(resp) = gateway_core::selftest::handle(&req, gateway.env()).await {
+                    write_response(out, resp, is_head).await;
+                    return;
+                }
+                gateway.handle(req, client).await
+            }
             Err(e) => e.into_response(),
         },
         Err(_) => GatewayError::Internal("the embedded config does not load").into_response(),

@@ -1,15 +1,14 @@
 //! The core's environment on Spin.
 //!
-//! [`WallClock`], [`SplitMix`] and [`QueuedDeferred`] are platform-free;
-//! `PollableSleep` and `spin_rng` (wasm only) use WASI clocks and
-//! random through the Spin SDK's executor.
+//! [`WallClock`] reads the WASI wall clock through `std`; `PollableSleep`
+//! and `spin_rng` (wasm only) use WASI clocks and random through the Spin
+//! SDK's executor. Deferred work uses the core's
+//! [`QueuedDeferred`](gateway_core::env::QueuedDeferred), drained after the
+//! response has been written.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use gateway_core::env::BoxFuture;
-use gateway_core::{Clock, Deferred, Rng};
+use gateway_core::Clock;
 
 /// Wall-clock time. `SystemTime` reads `wasi:clocks/wall-clock` on
 /// `wasm32-wasip2`.
@@ -24,78 +23,10 @@ impl Clock for WallClock {
     }
 }
 
-/// SplitMix64 from a seed (on Spin the seed comes from `wasi:random`).
-/// Fast and good enough for jitter, balancing and ids; not for secrets.
-#[derive(Debug)]
-pub struct SplitMix(AtomicU64);
-
-impl SplitMix {
-    /// A generator starting at `seed`.
-    pub fn seeded(seed: u64) -> Self {
-        Self(AtomicU64::new(seed))
-    }
-}
-
-impl Rng for SplitMix {
-    fn next_u64(&self) -> u64 {
-        let mut z = self
-            .0
-            .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
-            .wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
 /// A generator seeded from `wasi:random/random`.
 #[cfg(target_arch = "wasm32")]
-pub fn spin_rng() -> SplitMix {
-    SplitMix::seeded(wasi::random::random::get_random_u64())
-}
-
-/// Deferred work, queued while the request runs and awaited by the
-/// handler after the response has been written ([`QueuedDeferred::run_all`]).
-///
-/// A WASI HTTP guest has no background tasks: the instance lives until the
-/// handler returns, so running the queue there is Spin's `wait_until`.
-#[derive(Default)]
-pub struct QueuedDeferred(Mutex<Vec<BoxFuture<'static, ()>>>);
-
-impl std::fmt::Debug for QueuedDeferred {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("QueuedDeferred")
-            .field("pending", &self.pending())
-            .finish()
-    }
-}
-
-impl QueuedDeferred {
-    /// How many jobs wait.
-    pub fn pending(&self) -> usize {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).len()
-    }
-
-    /// Runs every queued job concurrently, including jobs that those jobs
-    /// queue, until the queue is empty.
-    pub async fn run_all(&self) {
-        loop {
-            let batch = std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner));
-            if batch.is_empty() {
-                return;
-            }
-            futures_util::future::join_all(batch).await;
-        }
-    }
-}
-
-impl Deferred for QueuedDeferred {
-    fn defer(&self, work: BoxFuture<'static, ()>) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(work);
-    }
+pub fn spin_rng() -> gateway_core::env::SplitMix {
+    gateway_core::env::SplitMix::seeded(wasi::random::random::get_random_u64())
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -157,40 +88,9 @@ mod sleep {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use futures_util::FutureExt;
-    use std::sync::Arc;
 
     #[test]
     fn wall_clock_is_after_2020() {
         assert!(WallClock.now_ms() > 1_577_836_800_000);
-    }
-
-    #[test]
-    fn splitmix_is_deterministic_per_seed() {
-        let a = SplitMix::seeded(7);
-        let b = SplitMix::seeded(7);
-        let xs: Vec<u64> = (0..4).map(|_| a.next_u64()).collect();
-        let ys: Vec<u64> = (0..4).map(|_| b.next_u64()).collect();
-        assert_eq!(xs, ys);
-        assert_ne!(xs[0], xs[1]);
-    }
-
-    #[test]
-    fn deferred_runs_queued_and_nested_work() {
-        let q = Arc::new(QueuedDeferred::default());
-        let hits = Arc::new(AtomicU64::new(0));
-        let (q2, h1, h2) = (q.clone(), hits.clone(), hits.clone());
-        q.defer(Box::pin(async move {
-            h1.fetch_add(1, Ordering::SeqCst);
-            q2.defer(Box::pin(async move {
-                h2.fetch_add(10, Ordering::SeqCst);
-            }));
-        }));
-        assert_eq!(q.pending(), 1);
-        q.run_all()
-            .now_or_never()
-            .expect("ready futures finish at once");
-        assert_eq!(hits.load(Ordering::SeqCst), 11);
-        assert_eq!(q.pending(), 0);
     }
 }

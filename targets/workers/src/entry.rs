@@ -10,11 +10,15 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use futures_util::StreamExt;
-use gateway_core::{Body, BodyError, Env, Gateway, GatewayError};
+use gateway_core::config::StoreConfig;
+use gateway_core::env::QueuedDeferred;
+use gateway_core::store::EnvelopeStore;
+use gateway_core::{Body, BodyError, Env, Gateway, GatewayError, KvStore};
 use worker::{Context, Headers, Request, Response, ResponseBuilder, event};
 
+use crate::config::EMBEDDED;
 use crate::convert::{inbound_request, is_null_body_status, outbound_headers};
-use crate::env::{DateClock, DelaySleep, QueuedDeferred, worker_rng};
+use crate::env::{DateClock, DelaySleep, worker_rng};
 use crate::http_client::FetchHttpClient;
 use crate::kv::{KV_BINDING, WorkersKv};
 
@@ -28,30 +32,59 @@ thread_local! {
     static INSTANCE: OnceCell<Rc<Instance>> = const { OnceCell::new() };
 }
 
+/// Entries the per-isolate memory store keeps at most.
+const MEMORY_STORE_ENTRIES: usize = 10_000;
+
+/// The configured stores: `(store, counters)`. `store: platform` is Workers
+/// KV (missing binding: every operation fails as unavailable, logged once);
+/// exact counters go to the Durable Object when built with it. Otherwise
+/// memory per isolate.
+fn stores(config: &StoreConfig, env: &worker::Env) -> (Arc<dyn KvStore>, Arc<dyn KvStore>) {
+    if *config != StoreConfig::Platform {
+        let memory: Arc<dyn KvStore> = Arc::new(gateway_core::MemoryStore::new(
+            Arc::new(DateClock),
+            MEMORY_STORE_ENTRIES,
+        ));
+        return (memory.clone(), memory);
+    }
+    let kv = env
+        .kv(KV_BINDING)
+        .map_err(|e| format!("the KV binding `{KV_BINDING}` is missing: {e}"));
+    if let Err(e) = &kv {
+        worker::console_error!("gateway-workers: {e}");
+    }
+    let store: Arc<dyn KvStore> =
+        Arc::new(EnvelopeStore::new(WorkersKv::new(kv), Arc::new(DateClock)));
+    (store.clone(), store)
+}
+
 /// The isolate's gateway, built on its first request (bindings and
 /// `crypto` are only usable inside a request).
 fn instance(env: &worker::Env) -> Rc<Instance> {
     INSTANCE.with(|cell| {
         cell.get_or_init(|| {
             let deferred = Arc::new(QueuedDeferred::default());
-            let kv = env
-                .kv(KV_BINDING)
-                .map_err(|e| format!("the KV binding `{KV_BINDING}` is missing: {e}"));
-            if let Err(e) = &kv {
-                worker::console_error!("gateway-workers: {e}");
-            }
-            let env = Env {
-                clock: Arc::new(DateClock),
-                sleep: Arc::new(DelaySleep),
-                rng: Arc::new(worker_rng()),
-                store: Arc::new(WorkersKv::new(kv, Arc::new(DateClock))),
-                http: Arc::new(FetchHttpClient),
-                deferred: deferred.clone(),
-            };
-            let gateway = crate::config::gateway(env).map_err(|e| {
-                worker::console_error!("gateway-workers: the embedded config does not load: {e}");
-                e.to_string()
-            });
+            let gateway = EMBEDDED
+                .load()
+                .map(|config| {
+                    let (store, counters) = stores(&config.store, env);
+                    let env = Env {
+                        clock: Arc::new(DateClock),
+                        sleep: Arc::new(DelaySleep),
+                        rng: Arc::new(worker_rng()),
+                        store,
+                        counters,
+                        http: Arc::new(FetchHttpClient),
+                        deferred: deferred.clone(),
+                    };
+                    Gateway::new(config, env)
+                })
+                .map_err(|e| {
+                    worker::console_error!(
+                        "gateway-workers: the embedded config does not load: {e}"
+                    );
+                    e.to_string()
+                });
             Rc::new(Instance { gateway, deferred })
         })
         .clone()
@@ -64,7 +97,13 @@ async fn fetch(mut req: Request, env: worker::Env, ctx: Context) -> worker::Resu
     let instance = instance(&env);
     let response = match &instance.gateway {
         Ok(gateway) => match read_request(&mut req).await {
-            Ok((req, client)) => gateway.handle(req, client).await,
+            Ok((req, client)) => {
+                #[cfg(feature = "selftest")]
+                if let Some(resp) = gateway_core::selftest::handle(&req, gateway.env()).await {
+                    return Ok(write_response(resp));
+                }
+                gateway.handle(req, client).await
+            }
             Err(e) => e.into_response(),
         },
         Err(_) => GatewayError::Internal("the embedded config does not load").into_response(),

@@ -1,0 +1,176 @@
+//! The config a serverless or edge target carries inside its artefact.
+//!
+//! A target's `build.rs` calls [`embed_config`]: it reads `GATEWAY_CONFIG`
+//! (default: the workspace's `gateway.yaml`; a relative path is taken from
+//! the workspace root), validates it with the core and against the target's
+//! [`Capabilities`], and writes it to `OUT_DIR`. An invalid config fails the
+//! build with every problem listed, so no artefact ships a config it cannot
+//! load or honour. The target's code then takes the text with
+//! [`embedded!`] and loads it with [`Embedded::load`].
+
+use std::path::{Path, PathBuf};
+
+use gateway_core::{Capabilities, ConfigError, GatewayConfig, PolicyRegistry};
+
+/// The file in `OUT_DIR` holding the config text.
+pub const TEXT_FILE: &str = "gateway.yaml";
+/// The file in `OUT_DIR` holding the config's file name.
+pub const NAME_FILE: &str = "gateway-config-name.txt";
+
+/// A config embedded at build time.
+#[derive(Debug, Clone, Copy)]
+pub struct Embedded {
+    /// The file name it was read from, for messages.
+    pub name: &'static str,
+    /// Its YAML or JSON text.
+    pub text: &'static str,
+}
+
+impl Embedded {
+    /// Parses and validates the config. The build script validated it
+    /// already, so this fails only if the core changed in between, which
+    /// one workspace rules out; callers still answer with a 500 problem
+    /// rather than panic.
+    pub fn load(&self) -> Result<GatewayConfig, ConfigError> {
+        gateway_core::config::load_file_text(self.name, self.text, &PolicyRegistry::builtin())
+    }
+}
+
+/// The config that the crate's build script embedded with
+/// [`embed_config`], as an [`Embedded`].
+#[macro_export]
+macro_rules! embedded {
+    () => {
+        $crate::Embedded {
+            name: include_str!(concat!(env!("OUT_DIR"), "/gateway-config-name.txt")),
+            text: include_str!(concat!(env!("OUT_DIR"), "/gateway.yaml")),
+        }
+    };
+}
+
+/// For `build.rs`: reads, checks and embeds the config (see the crate
+/// documentation). `capabilities` gives the target's capabilities for the
+/// parsed config (some depend on its store). Exits the build script with
+/// the problems listed when the config is unreadable or invalid.
+pub fn embed_config(capabilities: impl FnOnce(&GatewayConfig) -> Capabilities) {
+    println!("cargo::rerun-if-env-changed=GATEWAY_CONFIG");
+    let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
+    // Targets live at `targets/<name>`, two levels below the workspace root.
+    let root = manifest_dir.join("../..");
+    let path = config_path(&root, std::env::var_os("GATEWAY_CONFIG"));
+    println!("cargo::rerun-if-changed={}", path.display());
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        fail(&format!(
+            "cannot read the gateway config {}: {e}",
+            path.display()
+        ))
+    });
+    let name = path.file_name().map_or_else(
+        || TEXT_FILE.to_owned(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let checked = gateway_core::config::load_file_text(&name, &text, &PolicyRegistry::builtin())
+        .and_then(|cfg| capabilities(&cfg).check(&cfg));
+    match checked {
+        Ok(warnings) => {
+            for w in warnings {
+                println!("cargo::warning={name}: {}: {}", w.path, w.message);
+            }
+        }
+        Err(e) => fail(&invalid_message(&path, &e)),
+    }
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default());
+    for (file, contents) in [(TEXT_FILE, text.as_str()), (NAME_FILE, name.as_str())] {
+        if let Err(e) = std::fs::write(out.join(file), contents) {
+            fail(&format!("cannot write {file} to OUT_DIR: {e}"));
+        }
+    }
+}
+
+/// `GATEWAY_CONFIG` resolved against the workspace `root`.
+fn config_path(root: &Path, var: Option<std::ffi::OsString>) -> PathBuf {
+    match var {
+        Some(p) if !p.is_empty() => root.join(p),
+        _ => root.join("gateway.yaml"),
+    }
+}
+
+/// The build failure text: the file, then one line per problem.
+fn invalid_message(path: &Path, e: &ConfigError) -> String {
+    let mut msg = format!("the gateway config {} is invalid:", path.display());
+    for p in &e.problems {
+        let at = if p.path.is_empty() {
+            "(document)"
+        } else {
+            p.path.as_str()
+        };
+        msg.push_str(&format!("\n  - {at}: {}", p.message));
+    }
+    msg
+}
+
+fn fail(msg: &str) -> ! {
+    for line in msg.lines() {
+        println!("cargo::error={line}");
+    }
+    eprintln!("{msg}");
+    std::process::exit(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gateway_core::config::ConfigProblem;
+
+    #[test]
+    fn relative_paths_start_at_the_workspace_root() {
+        let root = Path::new("/ws");
+        assert_eq!(config_path(root, None), Path::new("/ws/gateway.yaml"));
+        assert_eq!(
+            config_path(root, Some("".into())),
+            Path::new("/ws/gateway.yaml")
+        );
+        assert_eq!(
+            config_path(root, Some("conf/edge.yaml".into())),
+            Path::new("/ws/conf/edge.yaml")
+        );
+        assert_eq!(
+            config_path(root, Some("/abs/gw.json".into())),
+            Path::new("/abs/gw.json")
+        );
+    }
+
+    #[test]
+    fn failures_list_every_problem_with_its_field() {
+        let e = ConfigError {
+            file: "gw.yaml".into(),
+            problems: vec![
+                ConfigProblem::new("routes[0].upstream", "unknown upstream `x`"),
+                ConfigProblem::new("", "empty"),
+            ],
+        };
+        assert_eq!(
+            invalid_message(Path::new("/ws/gw.yaml"), &e),
+            "the gateway config /ws/gw.yaml is invalid:\n  - routes[0].upstream: unknown upstream `x`\n  - (document): empty"
+        );
+    }
+
+    #[test]
+    fn embedded_configs_load_with_their_name() {
+        let e = Embedded {
+            name: "edge.yaml",
+            text: "version: 1\n",
+        };
+        assert_eq!(e.load().expect("valid").source(), "edge.yaml");
+        let bad = Embedded {
+            name: "edge.yaml",
+            text: "version: 2\n",
+        };
+        assert!(
+            bad.load()
+                .expect_err("invalid")
+                .to_string()
+                .contains("edge.yaml")
+        );
+    }
+}
