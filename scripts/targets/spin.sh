@@ -22,55 +22,7 @@ ROOT=$PWD
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 WASM=$TARGET_DIR/wasm32-wasip2/release/gateway_spin.wasm
 
-step() { printf '\n==> %s\n' "$*"; }
-
-passed=0
-failed=0
-ok() {
-  passed=$((passed + 1))
-  printf '  ok    %s\n' "$1"
-}
-bad() {
-  failed=$((failed + 1))
-  printf '  FAIL  %s\n' "$1"
-  [ $# -lt 2 ] || printf '        %s\n' "$2"
-}
-
-# --- processes we start; each runs in its own process group --------------
-PGIDS=()
-TMP=$(mktemp -d)
-cleanup() {
-  local pg
-  for pg in "${PGIDS[@]}"; do
-    kill -TERM -- "-$pg" 2>/dev/null || true
-  done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-# start_bg LOG CMD...: runs CMD in a new session; its pid is its group id.
-start_bg() {
-  local log=$1
-  shift
-  setsid "$@" >"$log" 2>&1 </dev/null &
-  PGIDS+=("$!")
-}
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-# wait_http URL: until anything answers (30 s).
-wait_http() {
-  local i
-  for i in $(seq 1 150); do
-    if curl -s -o /dev/null --max-time 2 "$1"; then
-      return 0
-    fi
-    sleep 0.2
-  done
-  return 1
-}
+. scripts/lib/harness.sh
 
 # --- tools ------------------------------------------------------------------
 step "tools"
@@ -124,23 +76,7 @@ routes:
 EOF
 
 step "invalid configs fail the build, listing the problems"
-# refuse NAME PATTERN... : building with $TMP/NAME.yaml fails, and the output
-# matches every PATTERN.
-refuse() {
-  local name=$1 out p
-  shift
-  if out=$(GATEWAY_CONFIG=$TMP/$name.yaml cargo build --locked --release -q -p gateway-spin --target wasm32-wasip2 2>&1); then
-    bad "$name: the build accepted it"
-    return
-  fi
-  for p in "$@"; do
-    if ! grep -q -- "$p" <<<"$out"; then
-      bad "$name: the build failed without listing: $p" "$(tail -n 12 <<<"$out")"
-      return
-    fi
-  done
-  ok "$name: the build fails listing the problems"
-}
+REFUSE_CMD=(cargo build --locked --release -q -p gateway-spin --target wasm32-wasip2)
 cat >"$TMP/invalid.yaml" <<'EOF'
 version: 1
 upstreams:
@@ -226,24 +162,6 @@ else
 fi
 
 # --- quickstart routes ------------------------------------------------------
-# req NAME METHOD PATH [curl args...]: sets CODE, HDRS (file), BODY (file).
-req() {
-  local name=$1 method=$2 path=$3
-  shift 3
-  HDRS=$TMP/$name.h
-  BODY=$TMP/$name.b
-  CODE=$(curl -s -X "$method" -D "$HDRS" -o "$BODY" -w '%{http_code}' --max-time 20 \
-    "$@" "$BASE$path") || CODE=000
-}
-# header NAME: the value of response header NAME (case-insensitive).
-header() {
-  grep -i "^$1:" "$HDRS" | head -n1 | cut -d: -f2- | tr -d '\r' | sed 's/^ *//'
-}
-expect() {
-  local what=$1 cond=$2
-  if eval "$cond"; then ok "$what"; else bad "$what" "status $CODE; $(tr -d '\r' <"$HDRS" | tr '\n' ' ' | cut -c1-300) | $(head -c 300 "$BODY")"; fi
-}
-
 serve() {
   local wasm=$1 port log=$2
   port=$(free_port)
@@ -346,5 +264,4 @@ elif serve "$TMP/outbound.wasm" "$TMP/serve-outbound.log"; then
     '[ "$CODE" = 502 ] && [[ "$(header content-type)" == application/problem+json* ]]'
 fi
 
-printf '\n%d passed, %d failed\n' "$passed" "$failed"
-[ "$failed" = 0 ]
+finish
