@@ -3,7 +3,10 @@
 # and tests it under `wrangler dev --local` (workerd, KV simulated): the
 # quickstart routes of gateway.yaml. Also checks that invalid configs fail
 # the build, and records the bundle size (`wrangler deploy --dry-run`) and
-# the time to first response.
+# the time to first response. A self-test build (`--features selftest`,
+# `counters: exact`) holds Workers KV and the `GatewayCounters` Durable
+# Object to the core's store contract and measures how exact each counts
+# under 20 concurrent clients.
 #
 # Idempotent: installs into $GATEWAY_TOOLS (default ~/.cache/gateway-tools),
 # in directories keyed by version, only what is missing:
@@ -84,10 +87,12 @@ step "invalid configs fail the build, listing the problems"
 # refuse NAME PATTERN... : checking the crate with $TMP/NAME.yaml fails (the
 # build script runs natively, whatever the target), and the output matches
 # every PATTERN.
+# REFUSE_FLAGS: extra `cargo check` flags (e.g. --no-default-features).
 refuse() {
   local name=$1 out p
   shift
-  if out=$(GATEWAY_CONFIG=$TMP/$name.yaml cargo check --locked -q -p gateway-workers 2>&1); then
+  # shellcheck disable=SC2086 # REFUSE_FLAGS is a list of flags
+  if out=$(GATEWAY_CONFIG=$TMP/$name.yaml cargo check --locked -q -p gateway-workers ${REFUSE_FLAGS:-} 2>&1); then
     bad "$name: the build accepted it"
     return
   fi
@@ -114,6 +119,13 @@ upstreams:
   a: { url: 'https://127.0.0.1:1', ca_file: ca.pem }
 EOF
 refuse beyond-workers 'store: target `workers` cannot reach Redis' 'upstreams.a.ca_file: target `workers` cannot read files'
+# Exact counters need the Durable Object: refused without the feature.
+cat >"$TMP/exact-without-do.yaml" <<'EOF'
+version: 1
+store: { backend: platform, counters: exact }
+EOF
+REFUSE_FLAGS=--no-default-features refuse exact-without-do \
+  'store.counters: target `workers` cannot keep exact counters' 'atomic_counters'
 
 # --- build ------------------------------------------------------------------
 if [ "${GATEWAY_WORKERS_DEBUG:-0}" != 1 ]; then
@@ -121,8 +133,9 @@ if [ "${GATEWAY_WORKERS_DEBUG:-0}" != 1 ]; then
   # backtraces); a deployed worker does not need them.
   export CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=debuginfo
 fi
+# build [CARGO ARGS...]: worker-build into $CRATE/build.
 build() {
-  (cd "$CRATE" && "$WB_DIR/bin/worker-build" --release)
+  (cd "$CRATE" && "$WB_DIR/bin/worker-build" --release "$@")
 }
 
 # A second config for the outbound checks: a loopback file server, a server
@@ -168,6 +181,36 @@ else
   bad "the outbound-test worker builds" "$(tail -n 20 "$TMP/build-outbound.log")"
 fi
 
+# The store self-test worker: exact counters (the Durable Object) and the
+# unauthenticated self-test endpoints, so never the artefact left in build/.
+cat >"$TMP/counters.yaml" <<'YAML'
+version: 1
+store: { backend: platform, counters: exact }
+upstreams:
+  hello:
+    mock:
+      json: { message: "hello from the counters test" }
+routes:
+  - name: hello
+    methods: [GET]
+    path: /hello
+    upstream: hello
+YAML
+step "build the store self-test worker (counters: exact, --features selftest)"
+start=$(date +%s)
+if GATEWAY_CONFIG=$TMP/counters.yaml build --features selftest >"$TMP/build-counters.log" 2>&1; then
+  rm -rf "$TMP/counters-build"
+  cp -r "$CRATE/build" "$TMP/counters-build"
+  echo "built in $(($(date +%s) - start)) s; copied to $TMP/counters-build"
+  if grep -q 'as GatewayCounters' "$TMP/counters-build/index.js"; then
+    ok "the worker exports the Durable Object class GatewayCounters"
+  else
+    bad "the worker exports the Durable Object class GatewayCounters" "$(grep -o 'export{[^}]*}' "$TMP/counters-build/index.js" | tail -n1)"
+  fi
+else
+  bad "the store self-test worker builds" "$(tail -n 20 "$TMP/build-counters.log")"
+fi
+
 step "build with worker-build (config: gateway.yaml)"
 start=$(date +%s)
 build
@@ -183,7 +226,7 @@ fi
 # start), `main` made absolute. Written under build/ (git-ignored).
 RUN_CONFIG=$CRATE/build/wrangler.run.toml
 if out=$(python3 scripts/lib/wrangler-run-config.py "$ROOT/infra/wrangler.toml" "$RUN_CONFIG" 2>&1); then
-  ok "infra/wrangler.toml parses; main is the built shim; GATEWAY_KV bound"
+  ok "infra/wrangler.toml parses; main is the built shim; GATEWAY_KV and GATEWAY_COUNTERS bound"
   echo "        $out"
 else
   bad "infra/wrangler.toml" "$out"
@@ -329,6 +372,72 @@ else
     req files2 GET /files/hello.txt
     expect "GET /files/hello.txt again after the failures -> 200 (no isolate reset)" \
       '[ "$CODE" = 200 ] && grep -q "$token" "$BODY"'
+  fi
+fi
+
+# --- store self-test: KV and the Durable Object -----------------------------
+# count.py BASE PATH N CONCURRENCY: POSTs BASE/PATH N times from CONCURRENCY
+# threads and prints the answers, one per line ("ERR ..." for failures).
+cat >"$TMP/count.py" <<'PY'
+import sys, urllib.request
+from concurrent.futures import ThreadPoolExecutor
+base, path, n, conc = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+def one(_):
+    try:
+        req = urllib.request.Request(base + path, method="POST", data=b"")
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.read().decode().strip()
+    except Exception as e:
+        return "ERR " + " ".join(str(e).split())
+with ThreadPoolExecutor(conc) as pool:
+    for answer in pool.map(one, range(n)):
+        print(answer)
+PY
+# integers FILE CHECK: every line of FILE is an integer, 200 lines, and the
+# Python expression CHECK holds for the list `a` of them.
+integers() {
+  python3 -c 'import sys
+lines = open(sys.argv[1]).read().split()
+a = [int(x) for x in lines if x.lstrip("-").isdigit()]
+assert len(lines) == 200 and len(a) == 200, open(sys.argv[1]).read()[:300]
+assert eval(sys.argv[2]), sorted(a)[:10]' "$1" "$2"
+}
+# selftest NAME: runs the store contract on NAME (store or counters).
+selftest() {
+  req "selftest-$1" POST "/__gateway/selftest/$1"
+  expect "POST /__gateway/selftest/$1 -> contract passed: $(head -c 300 "$BODY")" \
+    '[ "$CODE" = 200 ] && python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d[\"failed\"]==[] and d[\"passed\"]>=8" "$BODY"'
+}
+step "wrangler dev --local: store contract and exact counters (Workers KV, Durable Object)"
+if [ ! -f "$TMP/counters-build/worker/shim.mjs" ]; then
+  bad "store self-test: the self-test worker was not built"
+else
+  sed "s#^main = .*#main = \"$TMP/counters-build/worker/shim.mjs\"#" "$RUN_CONFIG" \
+    >"$TMP/counters-build/wrangler.run.toml"
+  if serve "$TMP/counters-build" "$TMP/counters-build/wrangler.run.toml" "$TMP/dev-counters.log"; then
+    selftest store
+    selftest counters
+
+    t0=$(date +%s%N)
+    python3 "$TMP/count.py" "$BASE" /__gateway/selftest/incr/acc 200 20 >"$TMP/do.out"
+    do_ms=$((($(date +%s%N) - t0) / 1000000))
+    expect "Durable Object: 200 incr, 20 at a time, answer exactly 1..200, each once ($do_ms ms)" \
+      'integers "$TMP/do.out" "sorted(a) == list(range(1, 201))"'
+
+    t0=$(date +%s%N)
+    python3 "$TMP/count.py" "$BASE" /__gateway/selftest/incr-store/acc 200 20 >"$TMP/kv.out"
+    kv_ms=$((($(date +%s%N) - t0) / 1000000))
+    # One more, alone: its answer minus one is the count the 200 left.
+    req kv-final POST /__gateway/selftest/incr-store/acc
+    kv_final=-1
+    if [ "$CODE" = 200 ] && grep -qx '[0-9]*' "$BODY"; then
+      kv_final=$(($(cat "$BODY") - 1))
+    fi
+    kv_distinct=$(sort -u "$TMP/kv.out" | grep -c . || true)
+    expect "Workers KV: 200 incr, 20 at a time, all answer an integer; final count $kv_final <= 200 ($kv_ms ms)" \
+      'integers "$TMP/kv.out" "True" && [ "$kv_final" -ge 1 ] && [ "$kv_final" -le 200 ]'
+    printf '  measured: Durable Object counted 200 of 200 in %d ms; Workers KV (read-modify-write) counted %d of 200 in %d ms (%d lost updates, %d distinct answers)\n' \
+      "$do_ms" "$kv_final" "$kv_ms" "$((200 - kv_final))" "$kv_distinct"
   fi
 fi
 

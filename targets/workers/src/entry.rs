@@ -18,6 +18,8 @@ use worker::{Context, Headers, Request, Response, ResponseBuilder, event};
 
 use crate::config::EMBEDDED;
 use crate::convert::{inbound_request, is_null_body_status, outbound_headers};
+#[cfg(feature = "durable-objects")]
+use crate::durable::{COUNTERS_BINDING, DurableCounters};
 use crate::env::{DateClock, DelaySleep, worker_rng};
 use crate::http_client::FetchHttpClient;
 use crate::kv::{KV_BINDING, WorkersKv};
@@ -37,8 +39,9 @@ const MEMORY_STORE_ENTRIES: usize = 10_000;
 
 /// The configured stores: `(store, counters)`. `store: platform` is Workers
 /// KV (missing binding: every operation fails as unavailable, logged once);
-/// exact counters go to the Durable Object when built with it. Otherwise
-/// memory per isolate.
+/// the counters go to the `GatewayCounters` Durable Object when built with
+/// it (feature `durable-objects`), to KV otherwise. Otherwise memory per
+/// isolate.
 fn stores(config: &StoreConfig, env: &worker::Env) -> (Arc<dyn KvStore>, Arc<dyn KvStore>) {
     if *config != StoreConfig::Platform {
         let memory: Arc<dyn KvStore> = Arc::new(gateway_core::MemoryStore::new(
@@ -55,7 +58,27 @@ fn stores(config: &StoreConfig, env: &worker::Env) -> (Arc<dyn KvStore>, Arc<dyn
     }
     let store: Arc<dyn KvStore> =
         Arc::new(EnvelopeStore::new(WorkersKv::new(kv), Arc::new(DateClock)));
-    (store.clone(), store)
+    (store.clone(), counters(env, store))
+}
+
+/// The counters store: the Durable Object namespace `GATEWAY_COUNTERS`
+/// (missing binding: every operation fails as unavailable, logged once).
+#[cfg(feature = "durable-objects")]
+fn counters(env: &worker::Env, _kv: Arc<dyn KvStore>) -> Arc<dyn KvStore> {
+    let namespace = env
+        .durable_object(COUNTERS_BINDING)
+        .map_err(|e| format!("the Durable Object binding `{COUNTERS_BINDING}` is missing: {e}"));
+    if let Err(e) = &namespace {
+        worker::console_error!("gateway-workers: {e}");
+    }
+    Arc::new(DurableCounters::new(namespace))
+}
+
+/// The counters store without Durable Objects: KV, not exact (the build
+/// refuses `counters: exact` then).
+#[cfg(not(feature = "durable-objects"))]
+fn counters(_env: &worker::Env, kv: Arc<dyn KvStore>) -> Arc<dyn KvStore> {
+    kv
 }
 
 /// The isolate's gateway, built on its first request (bindings and

@@ -17,19 +17,32 @@
 //!   `crypto.getRandomValues`, outbound HTTP through `fetch`
 //!   (`http_client`, wasm only), deferred work queued and handed to
 //!   `ctx.waitUntil` so it finishes after the response has been sent.
-//! - State ([`kv`](mod@kv)): the Workers KV binding `GATEWAY_KV`. Expiry is
-//!   kept exactly in a small envelope (KV's own expiry, at least 60 s, only
-//!   cleans up); increment and compare-and-swap are read-modify-write,
-//!   **not atomic** (the target declares `atomic_counters: false`; Durable
-//!   Objects would make them exact).
+//! - State, with `store: platform`, in two stores:
+//!   - `store` ([`kv`](mod@kv)), the bulk state (caches, idempotency
+//!     records): the Workers KV binding `GATEWAY_KV`. Expiry is kept
+//!     exactly in a small envelope (KV's own expiry, at least 60 s, only
+//!     cleans up); increment and compare-and-swap on it are
+//!     read-modify-write and **not atomic**, and KV may serve another
+//!     location a stale value for up to a minute.
+//!   - `counters` ([`durable`](mod@durable)), state that must be exact
+//!     across isolates (rate limits, quotas): with the feature
+//!     `durable-objects` (default), the Durable Object class
+//!     `GatewayCounters` on the binding `GATEWAY_COUNTERS`, one object per
+//!     key, which serialises that key's operations. Without the feature
+//!     the counters are KV too, and the build refuses `counters: exact`
+//!     (the target then declares `atomic_counters: false`).
+//!
+//!   With `store: memory` both are one per-isolate memory store.
 //!
 //! Everything that touches the runtime is compiled only for `wasm32`;
 //! natively the crate builds the platform-free parts (config, conversions,
-//! the KV envelope, the deferred queue) so the workspace can test them.
+//! the KV envelope, the Durable Object protocol and operations, the
+//! deferred queue) so the workspace can test them.
 
 pub mod capabilities;
 pub mod config;
 pub mod convert;
+pub mod durable;
 pub mod env;
 pub mod kv;
 
@@ -39,3 +52,7 @@ mod entry;
 pub mod http_client;
 
 pub use gateway_core::Gateway;
+// worker-build's shim exports the Durable Object classes wasm-bindgen
+// exports; the class must be reachable from the crate root.
+#[cfg(all(target_arch = "wasm32", feature = "durable-objects"))]
+pub use durable::GatewayCounters;
