@@ -10,7 +10,26 @@
 
 use std::path::{Path, PathBuf};
 
+use gateway_core::capabilities::CapabilityWarning;
 use gateway_core::{Capabilities, ConfigError, GatewayConfig, PolicyRegistry};
+
+/// The environment variable through which Spin and Workers take a config
+/// text at start instead of the embedded one (Lambda names a file with
+/// `GATEWAY_CONFIG_FILE`).
+pub const CONFIG_TEXT_ENV: &str = "GATEWAY_CONFIG_TEXT";
+
+/// Parses and validates a config text named `name`, and checks it against
+/// the target's capabilities (computed from the parsed config). Returns the
+/// config with the warnings for settings the target ignores.
+pub fn check_text(
+    name: &str,
+    text: &str,
+    capabilities: impl FnOnce(&GatewayConfig) -> Capabilities,
+) -> Result<(GatewayConfig, Vec<CapabilityWarning>), ConfigError> {
+    let config = gateway_core::config::load_file_text(name, text, &PolicyRegistry::builtin())?;
+    let warnings = capabilities(&config).check(&config)?;
+    Ok((config, warnings))
+}
 
 /// The file in `OUT_DIR` holding the config text.
 pub const TEXT_FILE: &str = "gateway.yaml";
@@ -69,10 +88,8 @@ pub fn embed_config(capabilities: impl FnOnce(&GatewayConfig) -> Capabilities) {
         || TEXT_FILE.to_owned(),
         |n| n.to_string_lossy().into_owned(),
     );
-    let checked = gateway_core::config::load_file_text(&name, &text, &PolicyRegistry::builtin())
-        .and_then(|cfg| capabilities(&cfg).check(&cfg));
-    match checked {
-        Ok(warnings) => {
+    match check_text(&name, &text, capabilities) {
+        Ok((_, warnings)) => {
             for w in warnings {
                 println!("cargo::warning={name}: {}: {}", w.path, w.message);
             }
@@ -153,6 +170,30 @@ mod tests {
             invalid_message(Path::new("/ws/gw.yaml"), &e),
             "the gateway config /ws/gw.yaml is invalid:\n  - routes[0].upstream: unknown upstream `x`\n  - (document): empty"
         );
+    }
+
+    #[test]
+    fn texts_are_checked_against_capabilities() {
+        let caps = |_: &GatewayConfig| Capabilities {
+            target: "edge",
+            shared_state: false,
+            atomic_counters: false,
+            exact_counters_hint: "no way",
+            platform_store: None,
+            background_work: true,
+            file_system: false,
+            listener: false,
+            redis: false,
+            max_concurrent_subrequests: None,
+        };
+        let (_, warnings) =
+            check_text("env", "version: 1\nserver: { listen: 127.0.0.1:1 }\n", caps)
+                .expect("accepted");
+        assert_eq!(warnings.len(), 1);
+        let err = check_text("env", "version: 1\nstore: redis://h:1\n", caps)
+            .expect_err("refused")
+            .to_string();
+        assert!(err.contains("env: store: target `edge` cannot reach Redis"), "{err}");
     }
 
     #[test]

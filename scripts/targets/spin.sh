@@ -162,11 +162,13 @@ else
 fi
 
 # --- quickstart routes ------------------------------------------------------
+# serve WASM LOG [wasmtime args...]: serves WASM on a free port (BASE).
 serve() {
   local wasm=$1 port log=$2
+  shift 2
   port=$(free_port)
   BASE=http://127.0.0.1:$port
-  start_bg "$log" "$WASMTIME" serve -Scli --addr "127.0.0.1:$port" "$wasm"
+  start_bg "$log" "$WASMTIME" serve -Scli "$@" --addr "127.0.0.1:$port" "$wasm"
   local t0=$(date +%s%N)
   if wait_http "$BASE/"; then
     echo "wasmtime serve on $BASE: first answer after $((($(date +%s%N) - t0) / 1000000)) ms"
@@ -224,6 +226,27 @@ if serve "$WASM" "$TMP/serve.log"; then
   req unknown GET /no/such/route
   expect "GET /no/such/route -> 404 problem+json" \
     '[ "$CODE" = 404 ] && [[ "$(header content-type)" == application/problem+json* ]] && grep -q route-not-found "$BODY"'
+fi
+
+# --- config given at start -------------------------------------------------
+step "wasmtime serve: GATEWAY_CONFIG_TEXT replaces the embedded config"
+env_config='{"version":1,"upstreams":{"m":{"mock":{"status":200,"body":"from the environment"}}},"routes":[{"path":"/from-env","upstream":"m"}]}'
+if serve "$WASM" "$TMP/serve-env.log" --env "GATEWAY_CONFIG_TEXT=$env_config"; then
+  req env GET /from-env
+  expect "GET /from-env -> 200 from the config in the environment" \
+    '[ "$CODE" = 200 ] && grep -q "from the environment" "$BODY"'
+  req env-hello GET /hello
+  expect "GET /hello -> 404: the embedded config is not served" '[ "$CODE" = 404 ]'
+fi
+if serve "$WASM" "$TMP/serve-badenv.log" --env 'GATEWAY_CONFIG_TEXT={"version":1,"store":"redis://127.0.0.1:6379"}'; then
+  req badenv GET /hello
+  expect "a config text the target cannot honour -> 500 problem+json, not the embedded config" \
+    '[ "$CODE" = 500 ] && [[ "$(header content-type)" == application/problem+json* ]]'
+  if grep -q "GATEWAY_CONFIG_TEXT: store: target \`spin\` cannot reach Redis" "$TMP/serve-badenv.log"; then
+    ok "the refusal is logged naming the variable, field and capability"
+  else
+    bad "the refusal is logged" "$(tail -n 5 "$TMP/serve-badenv.log")"
+  fi
 fi
 
 # --- outbound HTTP ----------------------------------------------------------

@@ -45,7 +45,6 @@ use gateway_core::config::ConfigProblem;
 use gateway_core::env::BoxFuture;
 use gateway_core::{
     Body, BodyError, ClientInfo, ConfigError, Deferred, Gateway, GatewayConfig, KvStore,
-    PolicyRegistry,
 };
 use gateway_tokio::{HyperClient, SystemClock, tokio_env};
 use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HOST, TRANSFER_ENCODING};
@@ -73,8 +72,8 @@ const MEMORY_STORE_ENTRIES: usize = 100_000;
 /// Validates config text, also against the Lambda target's capabilities;
 /// settings that do not apply on Lambda are logged as warnings.
 pub fn load_config_text(name: &str, text: &str) -> Result<GatewayConfig, ConfigError> {
-    let config = gateway_core::config::load_file_text(name, text, &PolicyRegistry::builtin())?;
-    for w in capabilities(&config.store).check(&config)? {
+    let (config, warnings) = gateway_embed::check_text(name, text, |c| capabilities(&c.store))?;
+    for w in warnings {
         tracing::warn!(file = %name, field = %w.path, "{}", w.message);
     }
     Ok(config)

@@ -21,6 +21,7 @@ use crate::config::EMBEDDED;
 use crate::convert::{Incoming, field_entries, inbound_request};
 use crate::env::{PollableSleep, WallClock, spin_rng};
 use crate::http_client::SpinHttpClient;
+use gateway_embed::CONFIG_TEXT_ENV;
 
 /// Entries the per-instance memory store keeps at most.
 const MEMORY_STORE_ENTRIES: usize = 10_000;
@@ -54,12 +55,30 @@ fn store(config: &StoreConfig) -> Arc<dyn KvStore> {
     ))
 }
 
+/// The config to serve: the text of `GATEWAY_CONFIG_TEXT` (the
+/// component's environment, `environment` in spin.toml) checked against
+/// this build's capabilities, else the embedded one. A bad text is not
+/// replaced by the embedded config: the gateway answers 500 problems and
+/// logs why, so the operator sees that the config given was not taken.
+fn config() -> Result<gateway_core::GatewayConfig, gateway_core::ConfigError> {
+    let Ok(text) = std::env::var(CONFIG_TEXT_ENV) else {
+        return EMBEDDED.load();
+    };
+    let spin_kv = cfg!(feature = "spin-kv");
+    let (config, warnings) = gateway_embed::check_text(CONFIG_TEXT_ENV, &text, |c| {
+        crate::capabilities::capabilities(&c.store, spin_kv)
+    })?;
+    for w in warnings {
+        eprintln!("gateway-spin: {CONFIG_TEXT_ENV}: {}: {}", w.path, w.message);
+    }
+    Ok(config)
+}
+
 fn instance() -> Rc<Instance> {
     INSTANCE.with(|cell| {
         cell.get_or_init(|| {
             let deferred = Arc::new(QueuedDeferred::default());
-            let gateway = EMBEDDED
-                .load()
+            let gateway = config()
                 .map(|config| {
                     let store = store(&config.store);
                     let env = Env {

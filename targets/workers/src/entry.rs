@@ -23,6 +23,7 @@ use crate::durable::{COUNTERS_BINDING, DurableCounters};
 use crate::env::{DateClock, DelaySleep, worker_rng};
 use crate::http_client::FetchHttpClient;
 use crate::kv::{KV_BINDING, WorkersKv};
+use gateway_embed::CONFIG_TEXT_ENV;
 
 /// What one isolate keeps between requests.
 struct Instance {
@@ -81,14 +82,40 @@ fn counters(_env: &worker::Env, kv: Arc<dyn KvStore>) -> Arc<dyn KvStore> {
     kv
 }
 
+/// The config to serve: the text of the variable or secret
+/// `GATEWAY_CONFIG_TEXT` checked against this build's capabilities, else
+/// the embedded one. A bad text is not replaced by the embedded config: the
+/// gateway answers 500 problems and logs why, so the operator sees that
+/// the config given was not taken.
+fn config(env: &worker::Env) -> Result<gateway_core::GatewayConfig, gateway_core::ConfigError> {
+    let text = env
+        .var(CONFIG_TEXT_ENV)
+        .or_else(|_| env.secret(CONFIG_TEXT_ENV))
+        .map(|v| v.to_string());
+    let Ok(text) = text else {
+        return EMBEDDED.load();
+    };
+    let durable_objects = cfg!(feature = "durable-objects");
+    let (config, warnings) = gateway_embed::check_text(CONFIG_TEXT_ENV, &text, |c| {
+        crate::capabilities::capabilities(&c.store, durable_objects)
+    })?;
+    for w in warnings {
+        worker::console_warn!(
+            "gateway-workers: {CONFIG_TEXT_ENV}: {}: {}",
+            w.path,
+            w.message
+        );
+    }
+    Ok(config)
+}
+
 /// The isolate's gateway, built on its first request (bindings and
 /// `crypto` are only usable inside a request).
 fn instance(env: &worker::Env) -> Rc<Instance> {
     INSTANCE.with(|cell| {
         cell.get_or_init(|| {
             let deferred = Arc::new(QueuedDeferred::default());
-            let gateway = EMBEDDED
-                .load()
+            let gateway = config(env)
                 .map(|config| {
                     let (store, counters) = stores(&config.store, env);
                     let env = Env {
