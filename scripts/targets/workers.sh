@@ -24,55 +24,7 @@ ROOT=$PWD
 CRATE=$ROOT/targets/workers
 
 
-step() { printf '\n==> %s\n' "$*"; }
-
-passed=0
-failed=0
-ok() {
-  passed=$((passed + 1))
-  printf '  ok    %s\n' "$1"
-}
-bad() {
-  failed=$((failed + 1))
-  printf '  FAIL  %s\n' "$1"
-  [ $# -lt 2 ] || printf '        %s\n' "$2"
-}
-
-# --- processes we start; each runs in its own process group --------------
-PGIDS=()
-TMP=$(mktemp -d)
-cleanup() {
-  local pg
-  for pg in "${PGIDS[@]}"; do
-    kill -TERM -- "-$pg" 2>/dev/null || true
-  done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-# start_bg LOG CMD...: runs CMD in a new session; its pid is its group id.
-start_bg() {
-  local log=$1
-  shift
-  setsid "$@" >"$log" 2>&1 </dev/null &
-  PGIDS+=("$!")
-}
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-# wait_http URL: until anything answers (60 s; workerd starts in a few).
-wait_http() {
-  local i
-  for i in $(seq 1 300); do
-    if curl -s -o /dev/null --max-time 2 "$1"; then
-      return 0
-    fi
-    sleep 0.2
-  done
-  return 1
-}
+. scripts/lib/harness.sh
 
 # --- tools ------------------------------------------------------------------
 step "tools (cache: ${GATEWAY_TOOLS:-$HOME/.cache/gateway-tools})"
@@ -84,26 +36,8 @@ printf 'node %s, wrangler %s, %s, %s, esbuild %s\n' "$(node --version)" \
 
 # --- invalid configs --------------------------------------------------------
 step "invalid configs fail the build, listing the problems"
-# refuse NAME PATTERN... : checking the crate with $TMP/NAME.yaml fails (the
-# build script runs natively, whatever the target), and the output matches
-# every PATTERN.
-# REFUSE_FLAGS: extra `cargo check` flags (e.g. --no-default-features).
-refuse() {
-  local name=$1 out p
-  shift
-  # shellcheck disable=SC2086 # REFUSE_FLAGS is a list of flags
-  if out=$(GATEWAY_CONFIG=$TMP/$name.yaml cargo check --locked -q -p gateway-workers ${REFUSE_FLAGS:-} 2>&1); then
-    bad "$name: the build accepted it"
-    return
-  fi
-  for p in "$@"; do
-    if ! grep -q -- "$p" <<<"$out"; then
-      bad "$name: the build failed without listing: $p" "$(tail -n 12 <<<"$out")"
-      return
-    fi
-  done
-  ok "$name: the build fails listing the problems"
-}
+# The build script runs natively, whatever the target: `cargo check` is enough.
+REFUSE_CMD=(cargo check --locked -q -p gateway-workers)
 cat >"$TMP/invalid.yaml" <<'EOF'
 version: 1
 upstreams:
@@ -124,7 +58,8 @@ cat >"$TMP/exact-without-do.yaml" <<'EOF'
 version: 1
 store: { backend: platform, counters: exact }
 EOF
-REFUSE_FLAGS=--no-default-features refuse exact-without-do \
+REFUSE_CMD+=(--no-default-features)
+refuse exact-without-do \
   'store.counters: target `workers` cannot keep exact counters' 'atomic_counters'
 
 # --- build ------------------------------------------------------------------
@@ -241,35 +176,19 @@ else
 fi
 
 # --- quickstart routes ------------------------------------------------------
-# req NAME METHOD PATH [curl args...]: sets CODE, HDRS (file), BODY (file).
-req() {
-  local name=$1 method=$2 path=$3
-  shift 3
-  HDRS=$TMP/$name.h
-  BODY=$TMP/$name.b
-  CODE=$(curl -s -X "$method" -D "$HDRS" -o "$BODY" -w '%{http_code}' --max-time 20 \
-    "$@" "$BASE$path") || CODE=000
-}
-# header NAME: the value of response header NAME (case-insensitive).
-header() {
-  grep -i "^$1:" "$HDRS" | head -n1 | cut -d: -f2- | tr -d '\r' | sed 's/^ *//'
-}
-expect() {
-  local what=$1 cond=$2
-  if eval "$cond"; then ok "$what"; else bad "$what" "status $CODE; $(tr -d '\r' <"$HDRS" | tr '\n' ' ' | cut -c1-300) | $(head -c 300 "$BODY")"; fi
-}
-
-# serve BUILD_DIR CONFIG LOG: starts `wrangler dev --local` on a free port
-# (BASE) and waits for the first answer, printing how long it took.
+# serve BUILD_DIR CONFIG LOG [wrangler args...]: starts `wrangler dev
+# --local` on a free port (BASE) and waits for the first answer, printing
+# how long it took.
 serve() {
   local dir=$1 config=$2 log=$3 port inspector t0 i out
+  shift 3
   port=$(free_port)
   inspector=$(free_port)
   BASE=http://127.0.0.1:$port
   t0=$(date +%s%N)
   start_bg "$log" bash -c 'cd "$1" && exec "$2" dev --config "$3" --local --ip 127.0.0.1 \
-    --port "$4" --inspector-port "$5" --persist-to "$6" --log-level warn' _ \
-    "$dir" "$WRANGLER" "$config" "$port" "$inspector" "$TMP/state"
+    --port "$4" --inspector-port "$5" --persist-to "$6" --log-level warn "${@:7}"' _ \
+    "$dir" "$WRANGLER" "$config" "$port" "$inspector" "$TMP/state" "$@"
   for i in $(seq 1 300); do
     out=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' --max-time 10 "$BASE/") || true
     if [ "${out%% *}" != 000 ] && [ -n "$out" ]; then
@@ -327,6 +246,22 @@ if serve "$CRATE/build" "$RUN_CONFIG" "$TMP/dev.log"; then
     '[ "$CODE" = 404 ] && [[ "$(header content-type)" == application/problem+json* ]] && grep -q route-not-found "$BODY"'
 fi
 
+# --- config given at start -------------------------------------------------
+step "wrangler dev --local: GATEWAY_CONFIG_TEXT (a var) replaces the embedded config"
+env_config='{"version":1,"upstreams":{"m":{"mock":{"status":200,"body":"from the environment"}}},"routes":[{"path":"/from-env","upstream":"m"}]}'
+if serve "$CRATE/build" "$RUN_CONFIG" "$TMP/dev-env.log" --var "GATEWAY_CONFIG_TEXT:$env_config"; then
+  req env GET /from-env
+  expect "GET /from-env -> 200 from the config in the var" \
+    '[ "$CODE" = 200 ] && grep -q "from the environment" "$BODY"'
+  req env-hello GET /hello
+  expect "GET /hello -> 404: the embedded config is not served" '[ "$CODE" = 404 ]'
+fi
+if serve "$CRATE/build" "$RUN_CONFIG" "$TMP/dev-badenv.log" --var 'GATEWAY_CONFIG_TEXT:{"version":1,"store":"redis://127.0.0.1:6379"}'; then
+  req badenv GET /hello
+  expect "a config text the target cannot honour -> 500 problem+json, not the embedded config" \
+    '[ "$CODE" = 500 ] && [[ "$(header content-type)" == application/problem+json* ]]'
+fi
+
 # --- outbound HTTP ----------------------------------------------------------
 step "wrangler dev --local: outbound fetch (loopback upstreams)"
 mkdir -p "$TMP/www"
@@ -343,7 +278,7 @@ while True:
 ' "$SLOW_PORT"
 if [ ! -f "$TMP/outbound-build/worker/shim.mjs" ]; then
   bad "outbound checks: the outbound-test worker was not built"
-elif ! wait_http "http://127.0.0.1:$UP_PORT/"; then
+elif ! wait_http "http://127.0.0.1:$UP_PORT/" 60; then
   bad "the loopback upstream answers" "$(tail -n 5 "$TMP/upstream.log")"
 else
   sed "s#^main = .*#main = \"$TMP/outbound-build/worker/shim.mjs\"#" "$RUN_CONFIG" \
@@ -441,5 +376,4 @@ else
   fi
 fi
 
-printf '\n%d passed, %d failed\n' "$passed" "$failed"
-[ "$failed" = 0 ]
+finish
