@@ -142,15 +142,16 @@ const ENTITIES: &[(&str, char)] = &[
 /// HTML entity decoding (`&lt;`, `&#60;`, `&#x3c;`, semicolon optional),
 /// twice so `&amp;lt;` is seen too. Input is already case-folded.
 pub(crate) fn html(s: &str) -> Cow<'_, str> {
-    if !s.contains('&') {
+    if !s.contains(['&', '\t', '\n', '\r']) {
         return Cow::Borrowed(s);
     }
-    let once = html_once(s);
+    let mut once = html_once(s);
     if once.contains('&') {
-        Cow::Owned(html_once(&once))
-    } else {
-        Cow::Owned(once)
+        once = html_once(&once);
     }
+    // Browsers ignore these inside a URL scheme: `jav&#x09;ascript:`.
+    once.retain(|c| !matches!(c, '\t' | '\n' | '\r'));
+    Cow::Owned(once)
 }
 
 fn html_once(s: &str) -> String {
@@ -307,7 +308,7 @@ mod tests {
     fn entities() {
         assert_eq!(html("&lt;img&gt;"), "<img>");
         assert_eq!(html("&#60;&#x3c;&#0000060"), "<<<");
-        assert_eq!(html("java&#x09;script&colon;"), "java\tscript:");
+        assert_eq!(html("jav&#x09;ascript&colon;"), "javascript:");
         assert_eq!(html("&amp;lt;b"), "<b");
         assert_eq!(html("fish & chips"), "fish & chips");
     }

@@ -113,7 +113,7 @@ pub static RULES: &[Rule] = &[
         Sqli,
         1,
         5,
-        r"\b(?:or|and|having|where)\s+\(?\s*\d+\s*(?:=|<>|!=|<|>)\s*\d+",
+        r"\b(?:or|and|having|where)\s+\(?\s*\d+\s*(?:=|<>|!=)\s*\d+",
     ),
     re(
         942120,
@@ -170,7 +170,7 @@ pub static RULES: &[Rule] = &[
         Sqli,
         1,
         5,
-        r#"['"`]\s*\)*\s*(?:and|or)\s+\(*\s*(?:select|sleep|ascii|substring|substr|length|char|exists|if|case)\b\s*\(?"#,
+        r#"['"`]\s*\)*\s*(?:and|or)\s+\(*\s*(?:select|sleep|ascii|substring|substr|length|char|exists|if|case)\b\s*\(?|['"`]\s*\)*\s*(?:rlike|regexp|like|and|or|=|<>|<|>)\s*\(\s*select\b"#,
     ),
     re(
         942210,
@@ -184,7 +184,7 @@ pub static RULES: &[Rule] = &[
         Sqli,
         2,
         3,
-        r#"['"`]\s*\)*\s*(?:union|select|having|;|--|#|/\*)"#,
+        r#"['"]\s*\)*\s*(?:union|select|having|;|--|#|/\*)"#,
     ),
     re(
         942230,
@@ -214,7 +214,7 @@ pub static RULES: &[Rule] = &[
         Xss,
         1,
         5,
-        r#"['"]\s*(?:/\s*)?on(?:error|load|mouse\w+|focus|blur|click|dblclick|key\w+|submit|change|input|toggle|animation\w+|transition\w+|begin|end|pointer\w+|wheel|drag\w*|copy|paste|scroll|start)\s*="#,
+        r#"['"](?:[^<>'"]*?[\s/])?\s*on(?:error|load|mouse\w+|focus|blur|click|dblclick|key\w+|submit|change|input|toggle|animation\w+|transition\w+|begin|end|pointer\w+|wheel|drag\w*|copy|paste|scroll|start)\s*="#,
     ),
     re(
         941130,
@@ -265,7 +265,7 @@ pub static RULES: &[Rule] = &[
         Traversal,
         1,
         5,
-        r"(?:\.\.[/\\;]){2}|\.\.[/\\][^/\\]*\.\.[/\\]",
+        r"(?:\.\.;?[/\\]){2}|\.\.[/\\][^/\\]*\.\.[/\\]",
     ),
     re(930110, Traversal, 1, 3, r"(?:^|[/\\=])\.\.(?:[/\\;]|$)"),
     re(
@@ -297,7 +297,7 @@ pub static RULES: &[Rule] = &[
         1,
         5,
         concat!(
-            r"(?:^|[;|&\n`]|\$\()\s*",
+            r"(?:[;|&\n`]|\$\()\s*",
             cmds!(),
             r#"(?:\.exe)?(?:\s+[-/~.$\d'"\\%]|\s*$|\s*[;|&`)])"#
         ),
@@ -321,15 +321,9 @@ pub static RULES: &[Rule] = &[
         Rce,
         1,
         5,
-        r"\b(?:curl|wget)\s+[^|;]*\|\s*(?:ba|z)?sh\b|\b(?:python[23]?|perl|ruby|php)\s+-[ce]\s+['\x22]|\bruntime\.getruntime\(\)\.exec\b|\bsystem\s*\(\s*['\x22]|\b(?:passthru|shell_exec|proc_open|popen|pcntl_exec)\s*\(",
+        r"\b(?:curl|wget)\s+[^|;]*\|\s*(?:ba|z)?sh\b|\b(?:python[23]?|perl|ruby|php)\s+-[ce]\s+['\x22]|\bruntime\.getruntime\(\)\.exec\b|\bsystem\s*\(\s*['\x22]|(?:[;|&\n`]|\$\()\s*(?:wget|curl)\s|\bchmod\s+(?:[+0-7]|u\+)|\b(?:passthru|shell_exec|proc_open|popen|pcntl_exec)\s*\(",
     ),
-    re(
-        932140,
-        Rce,
-        2,
-        3,
-        r"[;|&`]\s*\w+\s+-\w|\$\(|`[^`]+`|\|\|?\s*\w+",
-    ),
+    re(932140, Rce, 2, 3, r"[;|&`]\s*\w+\s+-\w|\$\(|\|\|?\s*\w+"),
     re(932150, Rce, 3, 3, concat!(r"\b", cmds!(), r"\b\s+-\w")),
     // ---- Log4Shell ----------------------------------------------------
     re(
