@@ -44,8 +44,13 @@ routes:
 async fn assert_blocked(resp: reqwest::Response) -> Result<()> {
     let v = assert_problem(resp, 403, "request-blocked").await?;
     let text = v.to_string();
-    for leak in ["942", "941", "930", "932", "944", "934", "rule", "sql", "xss"] {
-        ensure!(!text.to_lowercase().contains(leak), "problem names `{leak}`: {text}");
+    for leak in [
+        "942", "941", "930", "932", "944", "934", "rule", "sql", "xss",
+    ] {
+        ensure!(
+            !text.to_lowercase().contains(leak),
+            "problem names `{leak}`: {text}"
+        );
     }
     Ok(())
 }
@@ -225,7 +230,12 @@ routes:
             .send()
     };
     assert_problem(from("/deny", "203.0.113.9").await?, 403, "access-denied").await?;
-    assert_problem(from("/deny", "2001:db8:bad::1").await?, 403, "access-denied").await?;
+    assert_problem(
+        from("/deny", "2001:db8:bad::1").await?,
+        403,
+        "access-denied",
+    )
+    .await?;
     assert_eq!(from("/deny", "198.51.100.1").await?.status(), 200);
     assert_eq!(from("/deny", "2001:db8:1::1").await?.status(), 200);
 
