@@ -224,3 +224,67 @@ pub(super) const FACTORY: PolicyFactory = PolicyFactory {
     build,
     schema: |g| g.subschema_for::<WafSpec>(),
 };
+
+#[cfg(test)]
+mod tests {
+    use futures_executor::block_on;
+    use http::Request;
+
+    use crate::body::Body;
+    use crate::config::load_file_text;
+    use crate::gateway::{ClientInfo, Gateway};
+    use crate::policy::PolicyRegistry;
+    use crate::test_env;
+    use crate::waf::WafReport;
+
+    fn gateway(waf: &str) -> Gateway {
+        let yaml = format!(
+            "version: 1\nupstreams: {{ m: {{ mock: {{ body: ok }} }} }}\nroutes:\n  - path: /x\n    upstream: m\n    policies:\n      - waf: {waf}\n"
+        );
+        let cfg = load_file_text("t.yaml", &yaml, &PolicyRegistry::builtin()).expect("config");
+        Gateway::new(cfg, test_env::env())
+    }
+
+    fn streamed_json(text: &'static str) -> Request<Body> {
+        let body = Body::from_stream(futures_util::stream::iter(vec![Ok(
+            bytes::Bytes::from_static(text.as_bytes()),
+        )]));
+        Request::post("/x")
+            .header("content-type", "application/json")
+            .body(body)
+            .expect("request")
+    }
+
+    #[test]
+    fn block_and_detect_report_the_rules_in_the_response_extensions() {
+        let attack = r#"{"a":"<script>alert(1)</script>"}"#;
+        let resp = block_on(gateway("{}").handle(streamed_json(attack), ClientInfo::default()));
+        assert_eq!(resp.status(), 403);
+        let report = resp.extensions().get::<WafReport>().expect("report");
+        assert!(report.over_threshold && report.rule_ids().contains("941100"));
+
+        let resp = block_on(
+            gateway("{ mode: detect }").handle(streamed_json(attack), ClientInfo::default()),
+        );
+        assert_eq!(resp.status(), 200);
+        let report = resp.extensions().get::<WafReport>().expect("report");
+        assert!(report.over_threshold);
+
+        let resp = block_on(
+            gateway("{}").handle(streamed_json(r#"{"a":"hello"}"#), ClientInfo::default()),
+        );
+        assert_eq!(resp.status(), 200);
+        assert!(resp.extensions().get::<WafReport>().is_none());
+    }
+
+    #[test]
+    fn bad_settings_are_refused_at_load() {
+        let yaml = "version: 1\nupstreams: { m: { mock: { body: ok } } }\nroutes:\n  - path: /x\n    upstream: m\n    policies:\n      - waf: { paranoia: 5, threshold: 0, exclude: [1], inspect: { headers: [\"bad header\"] } }\n";
+        let err = load_file_text("t.yaml", yaml, &PolicyRegistry::builtin())
+            .expect_err("refused")
+            .to_string();
+        for field in ["paranoia", "threshold", "exclude[0]", "inspect.headers[0]"] {
+            assert!(err.contains(field), "{field} in {err}");
+        }
+    }
+}

@@ -93,8 +93,11 @@ impl<'a> Scan<'a> {
     }
 
     fn view(&mut self, text: &str, location: Location) {
-        for i in self.rules.set.matches(text).iter() {
-            self.record(self.rules.regex_rules[i], location);
+        // Most values match nothing: the cheaper yes/no question first.
+        if self.rules.set.is_match(text) {
+            for i in self.rules.set.matches(text).iter() {
+                self.record(self.rules.regex_rules[i], location);
+            }
         }
         if text.contains("://") {
             for (rule, check) in &self.rules.checks {
