@@ -114,6 +114,9 @@ fn blocked(waf: &Waf, case: &Case) -> (bool, Vec<u32>) {
 /// Per label: (flagged, total).
 type Rates = BTreeMap<String, (usize, usize)>;
 
+/// Rates per paranoia level.
+type ByLevel = Vec<(u8, Rates)>;
+
 fn run(cases: &[Case], paranoia: u8, want_blocked: bool) -> (Rates, Vec<String>) {
     let waf = Waf::new(WafConfig {
         paranoia,
@@ -171,7 +174,7 @@ fn table(title: &str, by_level: &[(u8, Rates)]) {
 }
 
 /// Runs attacks and benign cases at PL1 and PL2, prints misses and tables.
-fn report(attacks: &[Case], benign: &[Case]) -> (Vec<(u8, Rates)>, Vec<(u8, Rates)>) {
+fn report(attacks: &[Case], benign: &[Case]) -> (ByLevel, ByLevel) {
     let mut detection = Vec::new();
     let mut false_pos = Vec::new();
     for pl in [1u8, 2] {

@@ -12,12 +12,15 @@ use super::decode;
 use super::rules::{Matcher, RULES, Rule};
 use super::{Hit, Location};
 
+/// A hand-written rule check on decoded text.
+type Check = fn(&str) -> bool;
+
 /// The rules of one paranoia level, compiled.
 #[derive(Debug)]
 pub(crate) struct RuleSet {
     set: RegexSet,
     regex_rules: Vec<&'static Rule>,
-    checks: Vec<(&'static Rule, fn(&str) -> bool)>,
+    checks: Vec<(&'static Rule, Check)>,
 }
 
 impl RuleSet {
