@@ -150,7 +150,7 @@ pub static RULES: &[Rule] = &[
         5,
         r"\b(?:load_file|extractvalue|updatexml|group_concat|make_set|exp\s*\(\s*~)\s*\(|\binto\s+(?:out|dump)file\b",
     ),
-    re(942170, Sqli, 1, 5, r#"\w['"`]\s*\)*\s*(?:--|#)[^'"]*$"#),
+    re(942170, Sqli, 1, 5, r#"\w['"`]\s*\)*\s*(?:--[\s+-]*|#\s*)$"#),
     re(
         942180,
         Sqli,
@@ -297,9 +297,11 @@ pub static RULES: &[Rule] = &[
         1,
         5,
         concat!(
-            r"(?:[;|&\n`]|\$\()\s*",
+            r"(?:[;|&`]|\$\()\s*",
             cmds!(),
-            r#"(?:\.exe)?(?:\s+[-/~.$\d'"\\%]|\s*$|\s*[;|&`)])"#
+            r#"(?:\.exe)?(?:\s+[-/~.$\d'"\\%]|\s*$|\s*[;|&`)])|\n\s*"#,
+            cmds!(),
+            r#"(?:\.exe)?(?:\s+[-/~.$'"\\%]|\s*$|\s*[;|&`)])"#
         ),
     ),
     re(
