@@ -24,6 +24,7 @@ pub mod selftest;
 pub mod store;
 mod upstream;
 mod version;
+pub mod waf;
 
 #[cfg(test)]
 pub(crate) mod test_env;

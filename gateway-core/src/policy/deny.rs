@@ -26,6 +26,9 @@ pub struct DenySpec {
     /// Refuse only clients in these networks (IP or CIDR).
     #[serde(default)]
     pub ips: Vec<String>,
+    /// Refuse only clients outside these networks (IP or CIDR): an allow list.
+    #[serde(default)]
+    pub except_ips: Vec<String>,
     /// Refuse only requests with these headers; `"*"` means any value.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
@@ -40,6 +43,7 @@ pub struct DenySpec {
 struct Deny {
     methods: Vec<Method>,
     nets: Vec<IpNet>,
+    except: Vec<IpNet>,
     headers: Vec<(HeaderName, Option<String>)>,
     paths: Vec<String>,
     status: StatusCode,
@@ -49,6 +53,7 @@ impl Deny {
     fn matches(&self, req: &Request<Body>, cx: &Cx<'_>) -> bool {
         (self.methods.is_empty() || self.methods.contains(req.method()))
             && (self.nets.is_empty() || self.nets.iter().any(|n| n.contains(&cx.client_ip)))
+            && !self.except.iter().any(|n| n.contains(&cx.client_ip))
             && self
                 .headers
                 .iter()
@@ -107,18 +112,20 @@ fn build(value: &serde_json::Value, cx: &BuildCx) -> Result<Arc<dyn Policy>, Vec
             },
         )
         .collect();
-    let nets = spec
-        .ips
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| match parse_net(s) {
-            Ok(n) => Some(n),
-            Err(e) => {
-                problems.push(cx.problem(&format!("ips[{i}]"), e));
-                None
-            }
-        })
-        .collect();
+    let mut nets_of = |field: &str, list: &[String]| -> Vec<IpNet> {
+        list.iter()
+            .enumerate()
+            .filter_map(|(i, s)| match parse_net(s) {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    problems.push(cx.problem(&format!("{field}[{i}]"), e));
+                    None
+                }
+            })
+            .collect()
+    };
+    let nets = nets_of("ips", &spec.ips);
+    let except = nets_of("except_ips", &spec.except_ips);
     let headers = spec
         .headers
         .iter()
@@ -149,6 +156,7 @@ fn build(value: &serde_json::Value, cx: &BuildCx) -> Result<Arc<dyn Policy>, Vec
     Ok(Arc::new(Deny {
         methods,
         nets,
+        except,
         headers,
         paths: spec.paths,
         status,

@@ -9,6 +9,7 @@ mod registry;
 mod request_size;
 mod rewrite;
 pub(crate) mod template;
+mod waf;
 
 pub use context::Cx;
 pub use deny::DenySpec;
@@ -16,6 +17,7 @@ pub use headers::{HeaderOpsSpec, HeadersSpec};
 pub use registry::{BuildCx, BuildFn, PolicyFactory, PolicyRegistry};
 pub use request_size::RequestSizeSpec;
 pub use rewrite::RewriteSpec;
+pub use waf::WafSpec;
 
 use http::{Request, Response};
 

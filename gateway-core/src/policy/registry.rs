@@ -89,6 +89,7 @@ impl PolicyRegistry {
         r.register(super::rewrite::FACTORY);
         r.register(super::deny::FACTORY);
         r.register(super::request_size::FACTORY);
+        r.register(super::waf::FACTORY);
         r
     }
 

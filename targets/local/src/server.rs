@@ -90,6 +90,10 @@ async fn serve_conn<I>(
         async move {
             let req = req.map(|b| from_incoming(b, Some(idle)));
             let resp = gateway.handle(req, client).await;
+            if let Some(w) = resp.extensions().get::<gateway_core::waf::WafReport>() {
+                let (status, rules) = (resp.status().as_u16(), w.rule_ids());
+                tracing::warn!(peer = %client.peer, status, rules, score = w.score, "waf rules matched");
+            }
             drop(guard);
             Ok::<_, Infallible>(resp)
         }
