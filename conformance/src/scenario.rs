@@ -14,7 +14,7 @@ pub struct Scenario {
     /// Capabilities every case needs (names of `Capabilities` fields).
     #[serde(default)]
     pub requires: Vec<String>,
-    /// `upstreams` and `routes` to merge into the suite's config.
+    /// `upstreams`, `routes`, `consumers` and `jwt_issuers` to merge into the suite's config.
     pub config: Value,
     /// The requests and what must come back.
     pub cases: Vec<Case>,
@@ -122,8 +122,28 @@ pub fn merge(base: &str, scenarios: &[Scenario]) -> Result<Value> {
     let mut root: Value = serde_saphyr::from_str(base).context("parsing base.yaml")?;
     let mut upstreams = serde_json::Map::new();
     let mut routes = Vec::new();
+    // Consumers and JWT issuers are shared by name across scenarios.
+    let mut shared: BTreeMap<&str, serde_json::Map<String, Value>> = BTreeMap::new();
     for s in scenarios {
         let n = &s.name;
+        for key in ["consumers", "jwt_issuers"] {
+            for (k, v) in s
+                .config
+                .get(key)
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
+                if shared
+                    .entry(key)
+                    .or_default()
+                    .insert(k.clone(), v.clone())
+                    .is_some()
+                {
+                    bail!("{n}: `{key}.{k}` is also defined by another scenario");
+                }
+            }
+        }
         if let Some(ups) = s.config.get("upstreams").and_then(Value::as_object) {
             for (k, v) in ups {
                 upstreams.insert(format!("{n}-{k}"), v.clone());
@@ -164,6 +184,9 @@ pub fn merge(base: &str, scenarios: &[Scenario]) -> Result<Value> {
     let obj = root.as_object_mut().context("base.yaml is a mapping")?;
     obj.insert("upstreams".into(), Value::Object(upstreams));
     obj.insert("routes".into(), Value::Array(routes));
+    for (key, map) in shared {
+        obj.insert(key.into(), Value::Object(map));
+    }
     Ok(root)
 }
 

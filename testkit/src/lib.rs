@@ -149,11 +149,13 @@ pub fn test_env(max_entries: usize) -> TestEnv {
     let clock = Arc::new(ManualClock::new(1_700_000_000_000));
     let http = Arc::new(MockHttpClient::default());
     let deferred = Arc::new(CollectDeferred::default());
+    let store = Arc::new(MemoryStore::new(clock.clone(), max_entries));
     let env = Env {
         clock: clock.clone(),
         sleep: Arc::new(InstantSleep(clock.clone())),
         rng: Arc::new(SeqRng::new(1)),
-        store: Arc::new(MemoryStore::new(clock.clone(), max_entries)),
+        counters: store.clone(),
+        store,
         http: http.clone(),
         deferred: deferred.clone(),
     };
