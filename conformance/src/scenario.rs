@@ -195,6 +195,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn consumers_and_issuers_are_shared_and_must_not_collide() {
+        let load = |name: &str, text: &str| {
+            let mut s: Scenario = serde_saphyr::from_str(text).expect("scenario");
+            s.name = name.to_owned();
+            s
+        };
+        let a = load(
+            "a",
+            "config:\n  consumers: { ada: { groups: [x] } }\n  jwt_issuers: { i: { algorithms: [HS256] } }\ncases: []\n",
+        );
+        let b = load("b", "config:\n  consumers: { bob: {} }\ncases: []\n");
+        let merged = merge("version: 1\n", &[a, b]).expect("merged");
+        assert!(merged["consumers"]["ada"].is_object());
+        assert!(merged["consumers"]["bob"].is_object());
+        assert!(merged["jwt_issuers"]["i"].is_object());
+        let c = load("c", "config:\n  consumers: { ada: {} }\ncases: []\n");
+        let a = load("a", "config:\n  consumers: { ada: {} }\ncases: []\n");
+        assert!(merge("version: 1\n", &[a, c]).is_err());
+    }
+
+    #[test]
     fn merge_namespaces_paths_names_and_upstreams() {
         let s: Scenario = serde_saphyr::from_str(
             "config:\n  upstreams: { a: { mock: { body: x } } }\n  routes:\n    - { name: r, path: /p, upstream: a, versioning: { from: header, versions: { v1: { upstream: a } } } }\ncases: []\n",

@@ -697,3 +697,19 @@ routes:
     assert!(!text.contains("plain-text-key"), "{text}");
     Ok(())
 }
+
+#[test]
+fn the_docs_example_is_a_valid_config() {
+    let doc = include_str!("../../docs/auth.md");
+    let start = doc.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
+    let len = doc[start..].find("```").expect("closed yaml block");
+    let yaml = &doc[start..start + len];
+    assert!(yaml.contains("consumers:") && yaml.contains("jwt_issuers:"));
+    if let Err(e) = gateway_core::config::load_file_text(
+        "docs/auth.md",
+        yaml,
+        &gateway_core::PolicyRegistry::builtin(),
+    ) {
+        panic!("docs/auth.md example is invalid:\n{e}");
+    }
+}
