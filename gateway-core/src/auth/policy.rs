@@ -622,3 +622,68 @@ pub(crate) const FACTORY: PolicyFactory = PolicyFactory {
     build,
     schema: |g| g.subschema_for::<AuthSpec>(),
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive_and_needs_a_token() {
+        assert_eq!(
+            bearer(b"bEaReR abc.def.ghi").as_deref(),
+            Some("abc.def.ghi")
+        );
+        assert_eq!(bearer(b"Bearer "), None);
+        assert_eq!(bearer(b"Basic abc"), None);
+        assert_eq!(bearer(b"Bearerabc"), None);
+    }
+
+    #[test]
+    fn the_query_token_is_taken_out_of_the_uri() {
+        let mut req = Request::builder()
+            .uri("/p?a=1&access_token=x%2Ey&b=2")
+            .body(Body::empty())
+            .expect("request");
+        assert_eq!(
+            take_query_param(&mut req, "access_token").as_deref(),
+            Some("x.y")
+        );
+        assert_eq!(req.uri(), "/p?a=1&b=2");
+        let mut req = Request::builder()
+            .uri("/p?access_token=t")
+            .body(Body::empty())
+            .expect("request");
+        assert_eq!(
+            take_query_param(&mut req, "access_token").as_deref(),
+            Some("t")
+        );
+        assert_eq!(req.uri(), "/p");
+        assert_eq!(take_query_param(&mut req, "access_token"), None);
+    }
+
+    #[test]
+    fn cookies_are_found_by_name() {
+        let req = Request::builder()
+            .header(COOKIE, "a=1; session=tok")
+            .header(COOKIE, "other=2")
+            .body(Body::empty())
+            .expect("request");
+        assert_eq!(cookie(&req, "session").as_deref(), Some("tok"));
+        assert_eq!(cookie(&req, "sess"), None);
+    }
+
+    #[test]
+    fn groups_are_any_of_and_scopes_all_of() {
+        let id = Identity {
+            consumer: Some("ada".into()),
+            mechanism: "jwt",
+            groups: vec!["staff".into()],
+            scopes: vec!["read".into()],
+            issuer: None,
+        };
+        assert!(requirement(&["admin".into(), "staff".into()], &[]).allows(&id));
+        assert!(!requirement(&["admin".into()], &[]).allows(&id));
+        assert!(requirement(&[], &["read".into()]).allows(&id));
+        assert!(!requirement(&[], &["read".into(), "write".into()]).allows(&id));
+    }
+}
