@@ -8,6 +8,7 @@
 
 mod api_key;
 mod basic;
+mod config;
 mod consumers;
 mod jwks;
 mod jwt;
@@ -20,13 +21,13 @@ use std::sync::Arc;
 
 pub use api_key::hash_api_key;
 pub use basic::hash_password;
-pub use consumers::{BasicSpec, ConsumerSpec};
-pub use jwks::JwksSpec;
-pub use jwt::{AlgorithmSpec, IssuerSpec, KeySpec, OneOrMany, Secret};
-pub use policy::{
+pub use config::{
     ApiKeyAuthSpec, AuthSpec, BasicAuthSpec, ForwardSpec, JwtAuthSpec, MethodRequireSpec,
     RequireSpec,
 };
+pub use consumers::{BasicSpec, ConsumerSpec};
+pub use jwks::JwksSpec;
+pub use jwt::{AlgorithmSpec, IssuerSpec, KeySpec, OneOrMany, Secret};
 
 use crate::config::ConfigProblem;
 use consumers::Consumers;
