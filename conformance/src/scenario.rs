@@ -14,7 +14,7 @@ pub struct Scenario {
     /// Capabilities every case needs (names of `Capabilities` fields).
     #[serde(default)]
     pub requires: Vec<String>,
-    /// `upstreams` and `routes` to merge into the suite's config.
+    /// `upstreams`, `routes`, `consumers` and `jwt_issuers` to merge into the suite's config.
     pub config: Value,
     /// The requests and what must come back.
     pub cases: Vec<Case>,
@@ -122,8 +122,28 @@ pub fn merge(base: &str, scenarios: &[Scenario]) -> Result<Value> {
     let mut root: Value = serde_saphyr::from_str(base).context("parsing base.yaml")?;
     let mut upstreams = serde_json::Map::new();
     let mut routes = Vec::new();
+    // Consumers and JWT issuers are shared by name across scenarios.
+    let mut shared: BTreeMap<&str, serde_json::Map<String, Value>> = BTreeMap::new();
     for s in scenarios {
         let n = &s.name;
+        for key in ["consumers", "jwt_issuers"] {
+            for (k, v) in s
+                .config
+                .get(key)
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
+                if shared
+                    .entry(key)
+                    .or_default()
+                    .insert(k.clone(), v.clone())
+                    .is_some()
+                {
+                    bail!("{n}: `{key}.{k}` is also defined by another scenario");
+                }
+            }
+        }
         if let Some(ups) = s.config.get("upstreams").and_then(Value::as_object) {
             for (k, v) in ups {
                 upstreams.insert(format!("{n}-{k}"), v.clone());
@@ -164,12 +184,36 @@ pub fn merge(base: &str, scenarios: &[Scenario]) -> Result<Value> {
     let obj = root.as_object_mut().context("base.yaml is a mapping")?;
     obj.insert("upstreams".into(), Value::Object(upstreams));
     obj.insert("routes".into(), Value::Array(routes));
+    for (key, map) in shared {
+        obj.insert(key.into(), Value::Object(map));
+    }
     Ok(root)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn consumers_and_issuers_are_shared_and_must_not_collide() {
+        let load = |name: &str, text: &str| {
+            let mut s: Scenario = serde_saphyr::from_str(text).expect("scenario");
+            s.name = name.to_owned();
+            s
+        };
+        let a = load(
+            "a",
+            "config:\n  consumers: { ada: { groups: [x] } }\n  jwt_issuers: { i: { algorithms: [HS256] } }\ncases: []\n",
+        );
+        let b = load("b", "config:\n  consumers: { bob: {} }\ncases: []\n");
+        let merged = merge("version: 1\n", &[a, b]).expect("merged");
+        assert!(merged["consumers"]["ada"].is_object());
+        assert!(merged["consumers"]["bob"].is_object());
+        assert!(merged["jwt_issuers"]["i"].is_object());
+        let c = load("c", "config:\n  consumers: { ada: {} }\ncases: []\n");
+        let a = load("a", "config:\n  consumers: { ada: {} }\ncases: []\n");
+        assert!(merge("version: 1\n", &[a, c]).is_err());
+    }
 
     #[test]
     fn merge_namespaces_paths_names_and_upstreams() {

@@ -134,6 +134,13 @@ impl Rejection {
         self.detail = Some(detail.into());
         self
     }
+
+    /// Adds a response header (`WWW-Authenticate`, `Retry-After`, ...).
+    /// Callers never put a token, key or secret in it.
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
 }
 
 impl std::fmt::Display for Rejection {

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -13,6 +14,7 @@ use super::spec::{
     CountersSpec, GatewaySpec, MockSpec, RouteSpec, ServerSpec, StoreSpec, UpstreamSpec,
     VersionSource, VersioningSpec,
 };
+use crate::auth::AuthConfig;
 use crate::normalize::PathConfig;
 use crate::policy::template::Template;
 use crate::policy::{BuildCx, PolicyRegistry};
@@ -51,6 +53,13 @@ impl GatewayConfig {
                 upstreams.push(up);
             }
         }
+        let mut auth_problems = Vec::new();
+        let auth = Arc::new(AuthConfig::build(
+            &spec.consumers,
+            &spec.jwt_issuers,
+            &mut auth_problems,
+        ));
+        p.extend(auth_problems);
         let mut routes = Vec::new();
         let mut keys = Vec::new();
         let mut names: HashMap<String, usize> = HashMap::new();
@@ -64,6 +73,7 @@ impl GatewayConfig {
                 &spec.upstreams,
                 &upstream_index,
                 registry,
+                &auth,
                 &mut p,
             ) else {
                 continue;
@@ -334,6 +344,7 @@ fn build_route(
     upstream_specs: &BTreeMap<String, UpstreamSpec>,
     upstreams: &HashMap<String, usize>,
     registry: &PolicyRegistry,
+    auth: &Arc<AuthConfig>,
     p: &mut Problems,
 ) -> Option<(Route, RouteKey)> {
     let before = p.len();
@@ -365,6 +376,7 @@ fn build_route(
         let cx = BuildCx {
             path: format!("{at}.policies[{j}]"),
             params: params.clone(),
+            auth: auth.clone(),
         };
         match registry.build(spec, &cx) {
             Ok(pol) => policies.push(pol),

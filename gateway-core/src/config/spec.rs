@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::units::{ByteSize, DurationSpec};
+use crate::auth::{ConsumerSpec, IssuerSpec};
 use crate::normalize::{EncodedSlash, Semicolons};
 
 /// The whole config file.
@@ -29,6 +30,13 @@ pub struct GatewaySpec {
     /// Routes, matched by host, method and path.
     #[serde(default)]
     pub routes: Vec<RouteSpec>,
+    /// Consumers of the API, by id: groups, scopes, hashed API keys and
+    /// basic-auth passwords, for `auth` policies.
+    #[serde(default)]
+    pub consumers: BTreeMap<String, ConsumerSpec>,
+    /// JWT issuers, by name, that `auth` policies accept tokens from.
+    #[serde(default)]
+    pub jwt_issuers: BTreeMap<String, IssuerSpec>,
 }
 
 /// Listener and request-handling settings.

@@ -148,7 +148,7 @@ routes:
         "gw.yaml: routes[0].methods[0]: `G ET` is not an HTTP method",
         "gw.yaml: routes[1].upstream: unknown upstream `missing`",
         "gw.yaml: routes[1].policies[0].headers.request.set.bad name: `bad name` is not a valid header name",
-        "gw.yaml: routes[1].policies[1]: unknown policy `nosuch`; known policies: deny, headers, request_size, rewrite, waf",
+        "gw.yaml: routes[1].policies[1]: unknown policy `nosuch`; known policies: auth, deny, headers, request_size, rewrite, waf",
         "gw.yaml: routes[1].policies[2]: a policy entry must have exactly one key",
         "gw.yaml: routes[2].hosts[0]: `bad host` is not a host name",
     ];

@@ -8,6 +8,7 @@ use schemars::{Schema, SchemaGenerator};
 use serde::de::DeserializeOwned;
 
 use super::Policy;
+use crate::auth::AuthConfig;
 use crate::config::ConfigProblem;
 use crate::config::spec::PolicySpec;
 
@@ -18,6 +19,8 @@ pub struct BuildCx {
     pub path: String,
     /// Names of the route's path parameters.
     pub params: Vec<String>,
+    /// The config's consumers and JWT issuers, for `auth` policies.
+    pub auth: Arc<AuthConfig>,
 }
 
 impl BuildCx {
@@ -90,6 +93,7 @@ impl PolicyRegistry {
         r.register(super::deny::FACTORY);
         r.register(super::request_size::FACTORY);
         r.register(super::waf::FACTORY);
+        r.register(crate::auth::FACTORY);
         r
     }
 
@@ -131,6 +135,7 @@ impl PolicyRegistry {
         let cx = BuildCx {
             path: format!("{}.{}", cx.path, kind),
             params: cx.params.clone(),
+            auth: cx.auth.clone(),
         };
         (factory.build)(settings, &cx)
     }

@@ -42,6 +42,45 @@ enum Command {
     },
     /// Print the JSON Schema of the config file format.
     Schema,
+    /// Read an API key on stdin; print its SHA-256 digest for `consumers.*.api_keys`.
+    HashKey,
+    /// Read a password on stdin; print its Argon2id hash for `consumers.*.basic.password_hash`.
+    HashPassword,
+}
+
+/// One line from stdin without its line ending.
+fn read_secret() -> std::io::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+fn hash_command(password: bool) -> ExitCode {
+    let secret = match read_secret() {
+        Ok(s) if !s.is_empty() => s,
+        _ => {
+            eprintln!("give the secret on stdin, e.g. `printf %s \"$KEY\" | local hash-key`");
+            return ExitCode::FAILURE;
+        }
+    };
+    let out = if password {
+        let mut salt = [0u8; 16];
+        getrandom::getrandom(&mut salt)
+            .map_err(|e| e.to_string())
+            .and_then(|()| gateway_core::auth::hash_password(&secret, &salt))
+    } else {
+        Ok(gateway_core::auth::hash_api_key(&secret))
+    };
+    match out {
+        Ok(h) => {
+            println!("{h}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn init_logging() {
@@ -122,6 +161,8 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Some(Command::HashKey) => hash_command(false),
+        Some(Command::HashPassword) => hash_command(true),
         Some(Command::Schema) => {
             let schema = gateway_core::config::json_schema(&PolicyRegistry::builtin());
             println!(
