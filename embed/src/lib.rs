@@ -193,7 +193,10 @@ mod tests {
         let err = check_text("env", "version: 1\nstore: redis://h:1\n", caps)
             .expect_err("refused")
             .to_string();
-        assert!(err.contains("env: store: target `edge` cannot reach Redis"), "{err}");
+        assert!(
+            err.contains("env: store: target `edge` cannot reach Redis"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -22,7 +22,9 @@ mod router;
 #[cfg(feature = "selftest")]
 pub mod selftest;
 pub mod store;
+pub mod transform;
 mod upstream;
+pub mod validate;
 mod version;
 
 #[cfg(test)]

@@ -137,7 +137,10 @@ fn validate_lists_every_problem_with_file_and_field() -> Result<()> {
 #[test]
 fn validate_checks_the_store_against_the_local_target() -> Result<()> {
     let dir = TempDir::new()?;
-    std::fs::write(dir.path().join("platform.yaml"), "version: 1\nstore: platform\n")?;
+    std::fs::write(
+        dir.path().join("platform.yaml"),
+        "version: 1\nstore: platform\n",
+    )?;
     std::fs::write(
         dir.path().join("typo.yaml"),
         "version: 1\nstore: { backend: memory, counter: exact }\n",

@@ -9,6 +9,8 @@ mod registry;
 mod request_size;
 mod rewrite;
 pub(crate) mod template;
+mod transform;
+mod validate;
 
 pub use context::Cx;
 pub use deny::DenySpec;

@@ -89,6 +89,8 @@ impl PolicyRegistry {
         r.register(super::rewrite::FACTORY);
         r.register(super::deny::FACTORY);
         r.register(super::request_size::FACTORY);
+        r.register(super::validate::FACTORY);
+        r.register(super::transform::FACTORY);
         r
     }
 
