@@ -223,13 +223,13 @@ fn build(value: &Value, cx: &BuildCx) -> Result<Arc<dyn Policy>, Vec<ConfigProbl
         }
         (Some(doc), false) => match OpenApi::build(doc) {
             Ok(doc) => {
-                if let Some(p) = &spec.strip_prefix {
-                    if !p.starts_with('/') || p.ends_with('/') {
-                        problems.push(cx.problem(
-                            "strip_prefix",
-                            "a prefix starts with `/` and does not end with `/`",
-                        ));
-                    }
+                if let Some(p) = &spec.strip_prefix
+                    && (!p.starts_with('/') || p.ends_with('/'))
+                {
+                    problems.push(cx.problem(
+                        "strip_prefix",
+                        "a prefix starts with `/` and does not end with `/`",
+                    ));
                 }
                 Some(Contract::OpenApi {
                     doc,
@@ -281,13 +281,13 @@ fn build(value: &Value, cx: &BuildCx) -> Result<Arc<dyn Policy>, Vec<ConfigProbl
                 request.headers = object_params(cx, "headers", h, true, &mut problems);
             }
             let mut responses = ResponseRules::default();
-            if let Some(r) = &spec.response_body {
-                if let Some(s) = compile(cx, "response_body", r, &mut problems) {
-                    responses.by_status.push((
-                        "2XX".to_owned(),
-                        vec![("application/json".to_owned(), Some(s))],
-                    ));
-                }
+            if let Some(r) = &spec.response_body
+                && let Some(s) = compile(cx, "response_body", r, &mut problems)
+            {
+                responses.by_status.push((
+                    "2XX".to_owned(),
+                    vec![("application/json".to_owned(), Some(s))],
+                ));
             }
             Some(Contract::Schemas { request, responses })
         }

@@ -103,10 +103,8 @@ impl BodyOps {
 
     /// Edits a parsed body; `render` gives a template's value for this message.
     pub(crate) fn apply(&self, mut body: Value, render: &dyn Fn(&Template) -> String) -> Value {
-        if let Some(p) = &self.unwrap {
-            if let Some(inner) = p.remove(&mut body) {
-                body = inner;
-            }
+        if let Some(inner) = self.unwrap.as_ref().and_then(|p| p.remove(&mut body)) {
+            body = inner;
         }
         for p in &self.remove {
             p.remove(&mut body);

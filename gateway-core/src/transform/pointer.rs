@@ -75,13 +75,9 @@ impl Pointer {
             *cur = Value::Object(Map::new());
         }
         match cur {
-            Value::Object(m) => {
-                if overwrite || !m.contains_key(last) {
-                    m.insert(last.clone(), value);
-                    true
-                } else {
-                    false
-                }
+            Value::Object(m) if overwrite || !m.contains_key(last) => {
+                m.insert(last.clone(), value);
+                true
             }
             Value::Array(a) => match (last.as_str(), last.parse::<usize>()) {
                 ("-", _) => {

@@ -202,7 +202,7 @@ mod tests {
         let e = parse_strict(deep.as_bytes(), 4).expect_err("too deep");
         assert_eq!(e.pointer, "/0/0/0/0");
         assert!(e.message.contains("deeper than 4"));
-        let deep = format!(r#"{{"a":{{"b":{{"c":{{}}}}}}}}"#);
+        let deep = r#"{"a":{"b":{"c":{}}}}"#;
         assert_eq!(
             parse_strict(deep.as_bytes(), 3).expect_err("deep").pointer,
             "/a/b/c"

@@ -342,10 +342,10 @@ fn nullable_to_type(v: &mut Value) {
                 if let Some(Value::String(t)) = map.get("type").cloned() {
                     map.insert("type".to_owned(), serde_json::json!([t, "null"]));
                 }
-                if let Some(Value::Array(e)) = map.get_mut("enum") {
-                    if !e.contains(&Value::Null) {
-                        e.push(Value::Null);
-                    }
+                if let Some(Value::Array(e)) = map.get_mut("enum")
+                    && !e.contains(&Value::Null)
+                {
+                    e.push(Value::Null);
                 }
             }
             map.values_mut().for_each(nullable_to_type);

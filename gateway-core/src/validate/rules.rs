@@ -82,11 +82,14 @@ pub struct RequestRules {
     pub body: Option<BodyRule>,
 }
 
+/// Media ranges with the schema of their (JSON) bodies.
+pub type MediaSchemas = Vec<(String, Option<CompiledSchema>)>;
+
 /// Response schemas by status key (`200`, `2XX`, `default`).
 #[derive(Debug, Default)]
 pub struct ResponseRules {
     /// Status key → media ranges with their schema.
-    pub by_status: Vec<(String, Vec<(String, Option<CompiledSchema>)>)>,
+    pub by_status: Vec<(String, MediaSchemas)>,
     /// Whether a status with no entry is a failure.
     pub strict_status: bool,
 }
