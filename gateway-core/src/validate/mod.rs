@@ -28,3 +28,6 @@ pub struct ResponseValidationReport {
     /// The failing locations.
     pub errors: Vec<FieldError>,
 }
+
+#[cfg(test)]
+mod tests;
