@@ -2,8 +2,8 @@
 
 use serde_json::{Map, Value};
 
+use super::config::BodyOpsSpec;
 use super::pointer::Pointer;
-use super::spec::BodyOpsSpec;
 use crate::config::ConfigProblem;
 use crate::policy::BuildCx;
 use crate::policy::template::Template;

@@ -4,12 +4,12 @@
 //! bodies pass untouched; a changed body gets a correct `Content-Length`.
 
 pub mod body;
+mod config;
 pub mod pointer;
 pub mod query;
-mod spec;
 
 pub use body::BodyOps;
-pub use spec::{BodyOpsSpec, QueryOpsSpec, TransformOpsSpec, TransformSpec};
+pub use config::{BodyOpsSpec, QueryOpsSpec, TransformOpsSpec, TransformSpec};
 
 use crate::config::ConfigProblem;
 use crate::policy::BuildCx;
