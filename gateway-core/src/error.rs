@@ -170,6 +170,9 @@ pub enum GatewayError {
     /// A policy refused the request.
     #[error(transparent)]
     Rejected(#[from] Rejection),
+    /// A request or response failed validation (problem with an `errors` list).
+    #[error(transparent)]
+    Invalid(#[from] crate::validate::ValidationFailure),
     /// An invariant broke inside the gateway.
     #[error("internal error: {0}")]
     Internal(&'static str),
@@ -194,6 +197,8 @@ struct Problem<'a> {
     status: u16,
     #[serde(skip_serializing_if = "Option::is_none")]
     detail: Option<String>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [crate::validate::FieldError],
 }
 
 impl GatewayError {
@@ -203,6 +208,8 @@ impl GatewayError {
             Self::Request(_) | Self::Route(_) | Self::Rejected(_) => ErrorClass::Client,
             Self::Upstream(UpstreamError::RequestBody(_)) => ErrorClass::Client,
             Self::Upstream(_) => ErrorClass::Upstream,
+            Self::Invalid(v) if v.status.is_server_error() => ErrorClass::Upstream,
+            Self::Invalid(_) => ErrorClass::Client,
             Self::Storage(_) | Self::Internal(_) => ErrorClass::Internal,
         }
     }
@@ -313,6 +320,7 @@ impl GatewayError {
                 _ => (S::BAD_GATEWAY, "bad-gateway", "Upstream failed", None),
             },
             Self::Rejected(r) => (r.status, r.kind, r.title, r.detail.clone()),
+            Self::Invalid(v) => (v.status, v.kind, v.title, None),
             Self::Storage(_) => (
                 S::SERVICE_UNAVAILABLE,
                 "state-unavailable",
@@ -344,6 +352,10 @@ impl GatewayError {
             title,
             status: status.as_u16(),
             detail,
+            errors: match &err {
+                Self::Invalid(v) => &v.errors,
+                _ => &[],
+            },
         };
         let body = serde_json::to_vec(&problem).unwrap_or_else(|_| b"{}".to_vec());
         let mut resp = Response::new(Body::full(body));

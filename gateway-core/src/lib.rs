@@ -23,7 +23,9 @@ mod router;
 #[cfg(feature = "selftest")]
 pub mod selftest;
 pub mod store;
+pub mod transform;
 mod upstream;
+pub mod validate;
 mod version;
 pub mod waf;
 

@@ -57,3 +57,24 @@ pub fn load_file_text(
     let spec = parse_spec(file, text)?;
     GatewayConfig::from_spec(file, spec, registry)
 }
+
+/// Like [`load_file_text`], but first reads the files that policies name
+/// (e.g. `validate`'s `openapi_file`) with `read`, which gets each name as
+/// written; a loader with a file system resolves it against the config's
+/// directory.
+pub fn load_file_text_with_files(
+    file: &str,
+    text: &str,
+    registry: &PolicyRegistry,
+    read: &dyn Fn(&str) -> Result<String, String>,
+) -> Result<GatewayConfig, ConfigError> {
+    let mut spec = parse_spec(file, text)?;
+    let problems = crate::validate::inline_files(&mut spec, read);
+    if !problems.is_empty() {
+        return Err(ConfigError {
+            file: file.to_owned(),
+            problems,
+        });
+    }
+    GatewayConfig::from_spec(file, spec, registry)
+}

@@ -15,7 +15,7 @@ pub mod spec;
 pub(crate) mod units;
 
 pub use error::{ConfigError, ConfigProblem};
-pub use load::{load_file_text, parse_spec};
+pub use load::{load_file_text, load_file_text_with_files, parse_spec};
 pub use model::{GatewayConfig, Limits, RouteSummary, ServerConfig, StoreConfig, TlsFiles};
 pub use schema::json_schema;
 pub use units::{ByteSize, DurationSpec};

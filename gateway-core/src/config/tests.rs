@@ -148,7 +148,7 @@ routes:
         "gw.yaml: routes[0].methods[0]: `G ET` is not an HTTP method",
         "gw.yaml: routes[1].upstream: unknown upstream `missing`",
         "gw.yaml: routes[1].policies[0].headers.request.set.bad name: `bad name` is not a valid header name",
-        "gw.yaml: routes[1].policies[1]: unknown policy `nosuch`; known policies: auth, deny, headers, request_size, rewrite, waf",
+        "gw.yaml: routes[1].policies[1]: unknown policy `nosuch`; known policies: auth, deny, headers, request_size, rewrite, transform, validate, waf",
         "gw.yaml: routes[1].policies[2]: a policy entry must have exactly one key",
         "gw.yaml: routes[2].hosts[0]: `bad host` is not a host name",
     ];
@@ -250,6 +250,7 @@ fn schema_lists_policy_kinds() {
         .pointer("/$defs/RouteSpec/properties/policies/items/oneOf")
         .expect("policy oneOf");
     let registered = PolicyRegistry::builtin().kinds().count();
+    assert!(registered >= 6, "validate and transform are built in");
     assert_eq!(kinds.as_array().map(Vec::len), Some(registered));
 }
 

@@ -9,6 +9,8 @@ mod registry;
 mod request_size;
 mod rewrite;
 pub(crate) mod template;
+mod transform;
+mod validate;
 mod waf;
 
 pub use context::Cx;

@@ -94,6 +94,8 @@ impl PolicyRegistry {
         r.register(super::request_size::FACTORY);
         r.register(super::waf::FACTORY);
         r.register(crate::auth::FACTORY);
+        r.register(super::validate::FACTORY);
+        r.register(super::transform::FACTORY);
         r
     }
 

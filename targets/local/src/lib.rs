@@ -48,7 +48,14 @@ pub fn load_config(path: &Path) -> Result<GatewayConfig, ConfigError> {
         file: name.clone(),
         problems: vec![ConfigProblem::new("", format!("cannot read the file: {e}"))],
     })?;
-    let config = gateway_core::config::load_file_text(&name, &text, &PolicyRegistry::builtin())?;
+    let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).map_err(|e| e.to_string());
+    let config = gateway_core::config::load_file_text_with_files(
+        &name,
+        &text,
+        &PolicyRegistry::builtin(),
+        &read,
+    )?;
     for w in CAPABILITIES.check(&config)? {
         tracing::warn!(file = %name, field = %w.path, "{}", w.message);
     }
