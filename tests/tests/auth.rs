@@ -713,3 +713,53 @@ fn the_docs_example_is_a_valid_config() {
         panic!("docs/auth.md example is invalid:\n{e}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn templates_see_the_consumer_claims_and_request_data() -> Result<()> {
+    let up = echo_upstream().await;
+    let yaml = r#"
+version: 1
+upstreams:
+  backend: { url: "UP" }
+jwt_issuers:
+  hs:
+    algorithms: [HS256]
+    keys: [{ secret: "SECRET" }]
+routes:
+  - path: /orders/{id}
+    methods: [POST]
+    upstream: backend
+    policies:
+      - auth: { jwt: { issuers: [hs] } }
+      - headers:
+          request:
+            set: { x-who: "{consumer}|{claim.email}|{method}|{query.page}|{id}" }
+      - transform:
+          request:
+            query: { set: { owner: "{consumer}" } }
+            body: { set: { /placed_by: "{claim.email}" } }
+"#;
+    let gw = TestGateway::start(&fill(yaml, &[("UP", &up.uri()), ("SECRET", SECRET)])).await?;
+    let resp = client()
+        .post(gw.url("/orders/7?page=2&owner=mallory"))
+        .header("authorization", format!("Bearer {}", hs(&claims("ada"))))
+        .header("content-type", "application/json")
+        .header("x-who", "forged")
+        .body(r#"{"item":"book"}"#)
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 200);
+    let got = received(&up).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        value(&got[0].headers, "x-who").as_deref(),
+        Some("ada|ada@example.com|POST|2|7")
+    );
+    assert_eq!(path_and_query(&got[0]), "/orders/7?page=2&owner=ada");
+    let body: Value = serde_json::from_slice(&got[0].body)?;
+    assert_eq!(
+        body,
+        json!({"item": "book", "placed_by": "ada@example.com"})
+    );
+    Ok(())
+}

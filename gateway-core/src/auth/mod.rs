@@ -76,4 +76,7 @@ pub struct Identity {
     pub scopes: Vec<String>,
     /// The name of the JWT issuer, for `jwt`.
     pub issuer: Option<String>,
+    /// The verified JWT claims (empty for API keys and basic auth), for
+    /// `{claim.NAME}` templates.
+    pub claims: serde_json::Map<String, serde_json::Value>,
 }

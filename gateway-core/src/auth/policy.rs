@@ -138,6 +138,7 @@ impl Auth {
             groups: c.groups.clone(),
             scopes: c.scopes.clone(),
             issuer: None,
+            claims: serde_json::Map::new(),
         })
     }
 
@@ -246,6 +247,8 @@ impl Auth {
             groups,
             scopes: scopes(claims),
             issuer: Some(issuer.name().to_owned()),
+            // Moved in once the claims have been forwarded (no copy).
+            claims: serde_json::Map::new(),
         }
     }
 
@@ -353,7 +356,7 @@ impl Policy for Auth {
                 h.remove(name);
             }
         }
-        let (identity, claims) = self
+        let (mut identity, claims) = self
             .authenticate(req, cx)
             .await
             .map_err(|f| self.reject(f))?;
@@ -382,6 +385,7 @@ impl Policy for Auth {
             req.headers_mut().remove(AUTHORIZATION);
         }
         self.forward(req, &identity, claims.as_ref());
+        identity.claims = claims.unwrap_or_default();
         cx.extensions.insert(identity);
         Ok(Flow::Continue)
     }
@@ -586,6 +590,7 @@ mod tests {
             groups: vec!["staff".into()],
             scopes: vec!["read".into()],
             issuer: None,
+            claims: serde_json::Map::new(),
         };
         assert!(requirement(&["admin".into(), "staff".into()], &[]).allows(&id));
         assert!(!requirement(&["admin".into()], &[]).allows(&id));

@@ -93,6 +93,8 @@ pub(super) async fn process(
         params: &matched.params,
         client_ip,
         version: version.map(|v| v.name.as_str()),
+        method: req.method().clone(),
+        uri: req.uri().clone(),
         extensions: http::Extensions::new(),
     };
     if let Some(t) = version.and_then(|v| v.path.as_ref()) {

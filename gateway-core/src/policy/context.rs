@@ -17,6 +17,10 @@ pub struct Cx<'a> {
     pub client_ip: IpAddr,
     /// The API version chosen for this request, if the route is versioned.
     pub version: Option<&'a str>,
+    /// The request's method as the client sent it.
+    pub method: http::Method,
+    /// The request's (normalised) URI before any policy rewrote it.
+    pub uri: http::Uri,
     /// Typed values policies hand to later policies (e.g. an authenticated consumer).
     pub extensions: http::Extensions,
 }
