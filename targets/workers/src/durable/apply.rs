@@ -177,29 +177,13 @@ pub fn sweep(stored: Option<&Entry>, now: u64) -> (Write, Option<Alarm>) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::op::sample::{cas, incr};
     use super::*;
 
     fn entry(value: &[u8], expires_at: Option<u64>) -> Entry {
         Entry {
             value: value.to_vec(),
             expires_at,
-        }
-    }
-
-    fn incr(delta: i64, ttl_ms: Option<u64>) -> Op {
-        Op::Incr {
-            key: "k".into(),
-            delta,
-            ttl_ms,
-        }
-    }
-
-    fn cas(expected: Option<&[u8]>, value: &[u8], ttl_ms: Option<u64>) -> Op {
-        Op::Cas {
-            key: "k".into(),
-            expected: expected.map(<[u8]>::to_vec),
-            value: value.to_vec(),
-            ttl_ms,
         }
     }
 

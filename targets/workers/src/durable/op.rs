@@ -235,11 +235,13 @@ pub fn ttl_ms(ttl: Option<Duration>) -> Option<u64> {
     ttl.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+/// Operations on the key `k`, for the tests of this module and `apply`.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod sample {
+    use super::Op;
 
-    fn incr(delta: i64, ttl_ms: Option<u64>) -> Op {
+    /// `incr` of `k`.
+    pub(crate) fn incr(delta: i64, ttl_ms: Option<u64>) -> Op {
         Op::Incr {
             key: "k".into(),
             delta,
@@ -247,7 +249,8 @@ mod tests {
         }
     }
 
-    fn cas(expected: Option<&[u8]>, value: &[u8], ttl_ms: Option<u64>) -> Op {
+    /// `compare_and_swap` of `k`.
+    pub(crate) fn cas(expected: Option<&[u8]>, value: &[u8], ttl_ms: Option<u64>) -> Op {
         Op::Cas {
             key: "k".into(),
             expected: expected.map(<[u8]>::to_vec),
@@ -255,6 +258,12 @@ mod tests {
             ttl_ms,
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sample::{cas, incr};
+    use super::*;
 
     #[test]
     fn ops_and_replies_round_trip_as_json_with_base64_bytes() {
