@@ -194,6 +194,9 @@ impl LambdaGateway {
     ) -> Result<LambdaReply, lambda_http::Error> {
         let (request, client) = to_core_request(request);
         let response = self.gateway.handle(request, client).await;
+        if let Some(line) = gateway_core::waf::log_line(&response) {
+            tracing::warn!("{line}");
+        }
         let response = to_lambda_response(response).await.inspect_err(|e| {
             tracing::warn!(error = %e, "response body unreadable: failing the invocation");
         });

@@ -126,7 +126,11 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
                     write_response(out, resp, is_head).await;
                     return;
                 }
-                gateway.handle(req, client).await
+                let resp = gateway.handle(req, client).await;
+                if let Some(line) = gateway_core::waf::log_line(&resp) {
+                    eprintln!("gateway-spin: {line}");
+                }
+                resp
             }
             Err(e) => e.into_response(),
         },

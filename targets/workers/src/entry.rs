@@ -152,7 +152,11 @@ async fn fetch(mut req: Request, env: worker::Env, ctx: Context) -> worker::Resu
                 if let Some(resp) = gateway_core::selftest::handle(&req, gateway.env()).await {
                     return Ok(write_response(resp));
                 }
-                gateway.handle(req, client).await
+                let resp = gateway.handle(req, client).await;
+                if let Some(line) = gateway_core::waf::log_line(&resp) {
+                    worker::console_warn!("gateway-workers: {line}");
+                }
+                resp
             }
             Err(e) => e.into_response(),
         },
