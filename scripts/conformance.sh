@@ -57,11 +57,12 @@ reports+=("$out/lambda.json")
 . scripts/lib/wasmtime.sh
 ensure_wasmtime
 rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
-wasm_dir=target/conformance/wasm
-GATEWAY_CONFIG="$PWD/$out/gateway.json" CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=debuginfo \
-  cargo build --locked --release -q -p gateway-spin --target wasm32-wasip2 --target-dir "$wasm_dir"
+. scripts/lib/wasm-profile.sh
+GATEWAY_CONFIG="$PWD/$out/gateway.json" \
+  cargo build --locked --release -q -p gateway-spin --target wasm32-wasip2
+cp target/wasm32-wasip2/release/gateway_spin.wasm "$out/gateway_spin.wasm"
 port=$(free_port)
-setsid "$WASMTIME" serve -Scli --addr "127.0.0.1:$port" "$wasm_dir/wasm32-wasip2/release/gateway_spin.wasm" \
+setsid "$WASMTIME" serve -Scli --addr "127.0.0.1:$port" "$out/gateway_spin.wasm" \
   >"$out/spin.log" 2>&1 &
 pids+=($!)
 wait_http "http://127.0.0.1:$port/"
@@ -70,12 +71,13 @@ cargo run --locked -q -p gateway-conformance -- run --target spin \
 reports+=("$out/spin.json")
 
 # workers: the worker under `wrangler dev --local` (workerd), built with
-# worker-build and the suite's config embedded, run from a copy of the build
-# with a config without [build].
+# worker-build and the suite's config embedded (without wasm-opt, which
+# changes size, not behaviour), run from a copy of the build with a config
+# without [build].
 . scripts/lib/workers-tools.sh
 ensure_workers_tools
-(cd targets/workers && GATEWAY_CONFIG="$PWD/../../$out/gateway.json" CARGO_PROFILE_RELEASE_DEBUG=false \
-  CARGO_PROFILE_RELEASE_STRIP=debuginfo "$WB_DIR/bin/worker-build" --release) >"$out/workers-build.log" 2>&1
+(cd targets/workers && GATEWAY_CONFIG="$PWD/../../$out/gateway.json" \
+  "$WB_DIR/bin/worker-build" --release --no-opt) >"$out/workers-build.log" 2>&1
 rm -rf "$out/workers-build" && cp -r targets/workers/build "$out/workers-build"
 python3 scripts/lib/wrangler-run-config.py infra/wrangler.toml "$out/workers-build/wrangler.run.toml" \
   "$out/workers-build/worker/shim.mjs"

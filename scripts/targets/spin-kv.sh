@@ -15,15 +15,14 @@
 # backends.
 #
 # Idempotent: builds the host once per source hash (scripts/lib/
-# spin-kv-host.sh, cached under $GATEWAY_TOOLS). Components are built in
-# their own target directory ($CARGO_TARGET_DIR or target/, + /spin-kv) so
-# the artefact infra/spin.toml names is left alone.
+# spin-kv-host.sh, cached under $GATEWAY_TOOLS). Components are built with
+# the same settings as spin.sh (scripts/lib/wasm-profile.sh), so only the
+# adapter crate is recompiled, and copied out of target/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 
-TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}/spin-kv
-WASM=$TARGET_DIR/wasm32-wasip2/release/gateway_spin.wasm
+WASM=${CARGO_TARGET_DIR:-$ROOT/target}/wasm32-wasip2/release/gateway_spin.wasm
 
 . scripts/lib/harness.sh
 
@@ -37,15 +36,12 @@ start=$(date +%s)
 ensure_spin_kv_host
 echo "spin-kv-host: $SPIN_KV_HOST ($(($(date +%s) - start)) s)"
 
-if [ "${GATEWAY_SPIN_DEBUG:-0}" != 1 ]; then
-  export CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=debuginfo
-fi
+. scripts/lib/wasm-profile.sh
 # component OUT CONFIG [FEATURES]: builds gateway-spin embedding CONFIG
 # with FEATURES and copies the component to OUT.
 component() {
   local out=$1 cfg=$2 features=${3:-}
-  GATEWAY_CONFIG=$cfg CARGO_TARGET_DIR=$TARGET_DIR \
-    cargo build --locked --release -q -p gateway-spin --target wasm32-wasip2 \
+  GATEWAY_CONFIG=$cfg cargo build --locked --release -q -p gateway-spin --target wasm32-wasip2 \
     ${features:+--features "$features"}
   cp "$WASM" "$out"
 }

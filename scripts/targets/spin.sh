@@ -13,7 +13,7 @@
 # provide that interface, so scripts/targets/spin-kv.sh runs it under a
 # small wasmtime-based host that does.
 #
-# Env: GATEWAY_TOOLS (tool cache), GATEWAY_SPIN_DEBUG=1 keeps debug info in
+# Env: GATEWAY_TOOLS (tool cache), GATEWAY_WASM_DEBUG=1 keeps debug info in
 # the component (by default the build drops it: ~2 MB instead of ~13 MB).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -34,11 +34,7 @@ ensure_wasmtime
 "$WASMTIME" --version
 
 # --- builds -----------------------------------------------------------------
-if [ "${GATEWAY_SPIN_DEBUG:-0}" != 1 ]; then
-  # The workspace's release profile keeps line tables (for native
-  # backtraces); a deployable component does not need them.
-  export CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=debuginfo
-fi
+. scripts/lib/wasm-profile.sh
 build() {
   cargo build --locked --release -q -p gateway-spin --target wasm32-wasip2
 }

@@ -17,7 +17,7 @@
 # worker-build is pointed at those (WASM_BINDGEN_BIN, WASM_OPT_BIN,
 # ESBUILD_BIN) so it downloads nothing.
 #
-# Env: GATEWAY_TOOLS (tool cache), GATEWAY_WORKERS_DEBUG=1 keeps debug info.
+# Env: GATEWAY_TOOLS (tool cache), GATEWAY_WASM_DEBUG=1 keeps debug info.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -36,8 +36,10 @@ printf 'node %s, wrangler %s, %s, %s, esbuild %s\n' "$(node --version)" \
 
 # --- invalid configs --------------------------------------------------------
 step "invalid configs fail the build, listing the problems"
-# The build script runs natively, whatever the target: `cargo check` is enough.
-REFUSE_CMD=(cargo check --locked -q -p gateway-workers)
+# The same target and settings as worker-build, so the dependencies built
+# here are the ones worker-build uses; the build script stops the build.
+. scripts/lib/wasm-profile.sh
+REFUSE_CMD=(cargo build --locked --release -q -p gateway-workers --target wasm32-unknown-unknown)
 cat >"$TMP/invalid.yaml" <<'EOF'
 version: 1
 upstreams:
@@ -63,12 +65,9 @@ refuse exact-without-do \
   'store.counters: target `workers` cannot keep exact counters' 'atomic_counters'
 
 # --- build ------------------------------------------------------------------
-if [ "${GATEWAY_WORKERS_DEBUG:-0}" != 1 ]; then
-  # The workspace's release profile keeps line tables (for native
-  # backtraces); a deployed worker does not need them.
-  export CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=debuginfo
-fi
-# build [CARGO ARGS...]: worker-build into $CRATE/build.
+# build [WORKER-BUILD OPTIONS] [CARGO ARGS...]: worker-build into
+# $CRATE/build. Test-only variants pass --no-opt: wasm-opt changes size and
+# speed, not behaviour, and takes over a minute per build on two cores.
 build() {
   (cd "$CRATE" && "$WB_DIR/bin/worker-build" --release "$@")
 }
@@ -108,7 +107,7 @@ YAML
 # The variant first, copied aside, so the artefact left in build/ (the one
 # infra/wrangler.toml names) is the default build embedding gateway.yaml.
 step "build the outbound-test worker (config: loopback upstreams)"
-if GATEWAY_CONFIG=$TMP/outbound.yaml build >"$TMP/build-outbound.log" 2>&1; then
+if GATEWAY_CONFIG=$TMP/outbound.yaml build --no-opt >"$TMP/build-outbound.log" 2>&1; then
   rm -rf "$TMP/outbound-build"
   cp -r "$CRATE/build" "$TMP/outbound-build"
   echo "built; copied to $TMP/outbound-build"
@@ -133,7 +132,7 @@ routes:
 YAML
 step "build the store self-test worker (counters: exact, --features selftest)"
 start=$(date +%s)
-if GATEWAY_CONFIG=$TMP/counters.yaml build --features selftest >"$TMP/build-counters.log" 2>&1; then
+if GATEWAY_CONFIG=$TMP/counters.yaml build --no-opt --features selftest >"$TMP/build-counters.log" 2>&1; then
   rm -rf "$TMP/counters-build"
   cp -r "$CRATE/build" "$TMP/counters-build"
   echo "built in $(($(date +%s) - start)) s; copied to $TMP/counters-build"

@@ -1,0 +1,11 @@
+# Source before building a Spin or Workers artefact. Every script that
+# builds them uses the same release settings, so the dependencies are
+# compiled once per target and a new config or feature only recompiles
+# the adapter crate (a few seconds).
+#
+# The workspace's release profile keeps line tables (for native
+# backtraces); a deployed component or worker does not need them.
+# GATEWAY_WASM_DEBUG=1 keeps them.
+if [ "${GATEWAY_WASM_DEBUG:-0}" != 1 ]; then
+  export CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=debuginfo
+fi
