@@ -13,6 +13,7 @@ pub mod auth;
 pub mod body;
 pub mod capabilities;
 pub mod config;
+pub mod discovery;
 pub mod env;
 pub mod error;
 pub mod gateway;

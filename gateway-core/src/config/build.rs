@@ -20,7 +20,7 @@ use crate::policy::template::Template;
 use crate::policy::{BuildCx, PolicyRegistry};
 use crate::proxy::{TrustedProxies, parse_net};
 use crate::router::{RouteKey, Router};
-use crate::upstream::{Mock, Upstream, UpstreamKind};
+use crate::upstream::{Endpoint, Mock, Upstream, UpstreamKind};
 use crate::version::{Source, VersionEntry, Versioning, parse_date};
 
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -193,8 +193,8 @@ fn build_server(s: &ServerSpec, p: &mut Problems) -> ServerConfig {
 
 fn build_upstream(name: &str, u: &UpstreamSpec, at: &str, p: &mut Problems) -> Option<Upstream> {
     let kind = match (&u.url, &u.mock) {
-        (Some(url), None) => match Upstream::parse_url(url) {
-            Ok(k) => k,
+        (Some(url), None) => match Endpoint::parse_url(url) {
+            Ok(e) => UpstreamKind::Http { endpoints: vec![e] },
             Err(e) => {
                 p.push(format!("{at}.url"), e);
                 return None;

@@ -38,11 +38,12 @@ pub(super) async fn forward(
     );
     match &upstream.kind {
         UpstreamKind::Mock(mock) => Ok(mock.respond(&req)),
-        UpstreamKind::Http {
-            host: upstream_host,
-            ..
-        } => {
-            let uri = upstream
+        UpstreamKind::Http { endpoints } => {
+            let endpoint = endpoints
+                .first()
+                .ok_or(GatewayError::Internal("upstream without endpoints"))?;
+            let upstream_host = &endpoint.host;
+            let uri = endpoint
                 .target_uri(req.uri())
                 .ok_or(GatewayError::Internal("upstream URI could not be built"))?;
             *req.uri_mut() = uri;
