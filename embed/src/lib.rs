@@ -11,6 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use gateway_core::capabilities::CapabilityWarning;
+use gateway_core::config::vars::VarLookup;
 use gateway_core::{Capabilities, ConfigError, GatewayConfig, PolicyRegistry};
 
 /// The environment variable through which Spin and Workers take a config
@@ -18,15 +19,22 @@ use gateway_core::{Capabilities, ConfigError, GatewayConfig, PolicyRegistry};
 /// `GATEWAY_CONFIG_FILE`).
 pub const CONFIG_TEXT_ENV: &str = "GATEWAY_CONFIG_TEXT";
 
-/// Parses and validates a config text named `name`, and checks it against
-/// the target's capabilities (computed from the parsed config). Returns the
-/// config with the warnings for settings the target ignores.
+/// Parses and validates a config text named `name`, with `${NAME}`
+/// references replaced by `var(NAME)`, and checks it against the target's
+/// capabilities (computed from the parsed config). Returns the config with
+/// the warnings for settings the target ignores.
 pub fn check_text(
     name: &str,
     text: &str,
+    var: VarLookup<'_>,
     capabilities: impl FnOnce(&GatewayConfig) -> Capabilities,
 ) -> Result<(GatewayConfig, Vec<CapabilityWarning>), ConfigError> {
-    let config = gateway_core::config::load_file_text(name, text, &PolicyRegistry::builtin())?;
+    let config = gateway_core::config::load_file_text_with_vars(
+        name,
+        text,
+        &PolicyRegistry::builtin(),
+        var,
+    )?;
     let warnings = capabilities(&config).check(&config)?;
     Ok((config, warnings))
 }
@@ -48,10 +56,18 @@ pub struct Embedded {
 impl Embedded {
     /// Parses and validates the config. The build script validated it
     /// already, so this fails only if the core changed in between, which
-    /// one workspace rules out; callers still answer with a 500 problem
-    /// rather than panic.
-    pub fn load(&self) -> Result<GatewayConfig, ConfigError> {
-        gateway_core::config::load_file_text(self.name, self.text, &PolicyRegistry::builtin())
+    /// one workspace rules out, or if a variable it references is not set
+    /// on the platform; callers answer with a 500 problem rather than
+    /// panic. `var` looks up the `${NAME}` references (the platform's
+    /// environment, secrets or variables), which are resolved here, at
+    /// start, and never embedded.
+    pub fn load(&self, var: VarLookup<'_>) -> Result<GatewayConfig, ConfigError> {
+        gateway_core::config::load_file_text_with_vars(
+            self.name,
+            self.text,
+            &PolicyRegistry::builtin(),
+            var,
+        )
     }
 }
 
@@ -88,7 +104,15 @@ pub fn embed_config(capabilities: impl FnOnce(&GatewayConfig) -> Capabilities) {
         || TEXT_FILE.to_owned(),
         |n| n.to_string_lossy().into_owned(),
     );
-    match check_text(&name, &text, capabilities) {
+    // Variables are resolved on the platform at start; the embedded text
+    // keeps the references. The check takes a variable's value from the
+    // build environment when set there (for values whose shape is checked,
+    // such as URLs), else a placeholder long enough for a secret.
+    let build_var = |name: &str| {
+        println!("cargo::rerun-if-env-changed={name}");
+        Some(std::env::var(name).unwrap_or_else(|_| placeholder(name)))
+    };
+    match check_text(&name, &text, &build_var, capabilities) {
         Ok((_, warnings)) => {
             for w in warnings {
                 println!("cargo::warning={name}: {}: {}", w.path, w.message);
@@ -102,6 +126,12 @@ pub fn embed_config(capabilities: impl FnOnce(&GatewayConfig) -> Capabilities) {
             fail(&format!("cannot write {file} to OUT_DIR: {e}"));
         }
     }
+}
+
+/// The stand-in for a variable not set at build time: 40+ bytes, so it
+/// passes as an HMAC secret or token in the build-time check.
+fn placeholder(name: &str) -> String {
+    format!("build-time-placeholder-for-{name}-0123456789abcdef")
 }
 
 /// `GATEWAY_CONFIG` resolved against the workspace `root`.
@@ -138,6 +168,7 @@ fn fail(msg: &str) -> ! {
 mod tests {
     use super::*;
     use gateway_core::config::ConfigProblem;
+    use gateway_core::config::vars::no_vars;
 
     #[test]
     fn relative_paths_start_at_the_workspace_root() {
@@ -186,11 +217,15 @@ mod tests {
             redis: false,
             max_concurrent_subrequests: None,
         };
-        let (_, warnings) =
-            check_text("env", "version: 1\nserver: { listen: 127.0.0.1:1 }\n", caps)
-                .expect("accepted");
+        let (_, warnings) = check_text(
+            "env",
+            "version: 1\nserver: { listen: 127.0.0.1:1 }\n",
+            &no_vars,
+            caps,
+        )
+        .expect("accepted");
         assert_eq!(warnings.len(), 1);
-        let err = check_text("env", "version: 1\nstore: redis://h:1\n", caps)
+        let err = check_text("env", "version: 1\nstore: redis://h:1\n", &no_vars, caps)
             .expect_err("refused")
             .to_string();
         assert!(
@@ -205,13 +240,24 @@ mod tests {
             name: "edge.yaml",
             text: "version: 1\n",
         };
-        assert_eq!(e.load().expect("valid").source(), "edge.yaml");
+        assert_eq!(e.load(&no_vars).expect("valid").source(), "edge.yaml");
         let bad = Embedded {
             name: "edge.yaml",
             text: "version: 2\n",
         };
+        // Variables come from the platform at load time, never from the text.
+        let secret = "version: 1\njwt_issuers: { i: { algorithms: [HS256], keys: [{ secret: \"${KEY}\" }] } }\n";
+        let e = Embedded {
+            name: "edge.yaml",
+            text: secret,
+        };
+        let err = e.load(&no_vars).expect_err("unset").to_string();
+        assert!(err.contains("variable `KEY` is not set"), "{err}");
+        let key = |n: &str| (n == "KEY").then(|| "k".repeat(32));
+        assert!(e.load(&key).is_ok());
+        assert!(placeholder("KEY").len() >= 32);
         assert!(
-            bad.load()
+            bad.load(&no_vars)
                 .expect_err("invalid")
                 .to_string()
                 .contains("edge.yaml")

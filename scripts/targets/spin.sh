@@ -176,63 +176,28 @@ serve() {
 
 step "wasmtime serve: quickstart routes (gateway.yaml)"
 if serve "$WASM" "$TMP/serve.log"; then
-  req hello GET /hello
-  expect "GET /hello -> 200 json, x-powered-by: gateway" \
-    '[ "$CODE" = 200 ] && [[ "$(header content-type)" == application/json* ]] && [ "$(header x-powered-by)" = gateway ] && grep -q "hello from the gateway" "$BODY"'
-  expect "GET /hello has content-length of its body" \
-    '[ "$(header content-length)" = "$(stat -c %s "$BODY")" ]'
-
-  # With -I curl prints the head to -o too; the body must not follow it.
-  req head HEAD /hello -I
-  expect "HEAD /hello -> 200 with the GET headers, no body" \
-    '[ "$CODE" = 200 ] && [ "$(header x-powered-by)" = gateway ] && ! grep -q "hello from" "$BODY"'
-
-  req echo GET '/echo/a/b?x=1' -H 'cookie: secret=1' -H 'x-legacy-id: 42'
-  expect "GET /echo/a/b?x=1 -> upstream sees /internal/a/b?x=1, cookie removed, header renamed" \
-    '[ "$CODE" = 200 ] && python3 -c "import json,sys; d=json.load(open(sys.argv[1])); h=d[\"headers\"]; assert d[\"path\"]==\"/internal/a/b\" and d[\"query\"]==\"x=1\" and \"cookie\" not in h and h.get(\"x-request-ref\")==\"42\"" "$BODY"'
-
-  req echopost POST /echo/p --data-binary 'hello body'
-  expect "POST /echo/p with a body -> 200, upstream sees content-length 10" \
-    '[ "$CODE" = 200 ] && python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d[\"method\"]==\"POST\" and d[\"headers\"][\"content-length\"]==\"10\"" "$BODY"'
-
-  head -c 20000 /dev/zero | tr '\0' a >"$TMP/big"
-  req big POST /echo/big --data-binary "@$TMP/big"
-  expect "POST /echo/big 20 KB (limit 16 KiB) -> 413 problem+json" \
-    '[ "$CODE" = 413 ] && [[ "$(header content-type)" == application/problem+json* ]]'
-
-  req deny DELETE /echo/x
-  expect "DELETE /echo/x -> 403 problem+json" \
-    '[ "$CODE" = 403 ] && [[ "$(header content-type)" == application/problem+json* ]]'
-
-  req v1 GET /api/v1/users
-  expect "GET /api/v1/users -> 200 with deprecation and sunset" \
-    '[ "$CODE" = 200 ] && [ -n "$(header deprecation)" ] && [ -n "$(header sunset)" ] && grep -q "\"version\":1" "$BODY"'
-
-  req v2 GET /api/v2/users
-  expect "GET /api/v2/users -> 200 v2, no deprecation" \
-    '[ "$CODE" = 200 ] && [ -z "$(header deprecation)" ] && grep -q "\"version\":2" "$BODY"'
-
-  req v0 GET /api/v0/users
-  expect "GET /api/v0/users -> 410" '[ "$CODE" = 410 ]'
-
-  req post POST /hello
-  expect "POST /hello -> 405, allow: GET, HEAD" \
-    '[ "$CODE" = 405 ] && [ "$(header allow)" = "GET, HEAD" ]'
-
-  req unknown GET /no/such/route
-  expect "GET /no/such/route -> 404 problem+json" \
-    '[ "$CODE" = 404 ] && [[ "$(header content-type)" == application/problem+json* ]] && grep -q route-not-found "$BODY"'
+  quickstart_checks
 fi
 
 # --- config given at start -------------------------------------------------
 step "wasmtime serve: GATEWAY_CONFIG_TEXT replaces the embedded config"
-env_config='{"version":1,"upstreams":{"m":{"mock":{"status":200,"body":"from the environment"}}},"routes":[{"path":"/from-env","upstream":"m"}]}'
-if serve "$WASM" "$TMP/serve-env.log" --env "GATEWAY_CONFIG_TEXT=$env_config"; then
+env_config='{"version":1,"upstreams":{"m":{"mock":{"status":200,"body":"from the environment, ${GW_GREETING}"}}},"routes":[{"path":"/from-env","upstream":"m"}]}'
+if serve "$WASM" "$TMP/serve-env.log" --env "GATEWAY_CONFIG_TEXT=$env_config" --env GW_GREETING=hi-from-a-variable; then
   req env GET /from-env
-  expect "GET /from-env -> 200 from the config in the environment" \
-    '[ "$CODE" = 200 ] && grep -q "from the environment" "$BODY"'
+  expect "GET /from-env -> 200 from the config in the environment, \${GW_GREETING} resolved" \
+    '[ "$CODE" = 200 ] && grep -q "from the environment, hi-from-a-variable" "$BODY"'
   req env-hello GET /hello
   expect "GET /hello -> 404: the embedded config is not served" '[ "$CODE" = 404 ]'
+fi
+if serve "$WASM" "$TMP/serve-novar.log" --env "GATEWAY_CONFIG_TEXT=$env_config"; then
+  req novar GET /from-env
+  expect "a variable the environment does not set -> 500 problem+json" \
+    '[ "$CODE" = 500 ] && [[ "$(header content-type)" == application/problem+json* ]]'
+  if grep -q 'variable `GW_GREETING` is not set' "$TMP/serve-novar.log"; then
+    ok "the unset variable is logged with its field"
+  else
+    bad "the unset variable is logged" "$(tail -n 5 "$TMP/serve-novar.log")"
+  fi
 fi
 if serve "$WASM" "$TMP/serve-badenv.log" --env 'GATEWAY_CONFIG_TEXT={"version":1,"store":"redis://127.0.0.1:6379"}'; then
   req badenv GET /hello

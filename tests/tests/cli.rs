@@ -264,3 +264,41 @@ fn schema_prints_a_json_schema() -> Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn variables_come_from_the_environment_and_are_never_printed() -> Result<()> {
+    let dir = TempDir::new()?;
+    std::fs::write(
+        dir.path().join("vars.yaml"),
+        "version: 1\nupstreams:\n  a: { url: \"http://${UP_HOST}:9\" }\njwt_issuers:\n  hs: { algorithms: [HS256], keys: [{ secret: \"${GW_TEST_HS}\" }] }\n",
+    )?;
+    let secret = "0123456789abcdef0123456789abcdef-from-env";
+    let validate = |vars: &[(&str, &str)]| -> Result<Output> {
+        Ok(Command::new(local_bin()?)
+            .args(["validate", "vars.yaml"])
+            .current_dir(dir.path())
+            .env_remove("UP_HOST")
+            .env_remove("GW_TEST_HS")
+            .envs(vars.iter().copied())
+            .output()?)
+    };
+    let out = validate(&[("UP_HOST", "127.0.0.1"), ("GW_TEST_HS", secret)])?;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // Set but too short: the problem names the field, not the value.
+    let out = validate(&[("UP_HOST", "127.0.0.1"), ("GW_TEST_HS", "short-secret")])?;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("jwt_issuers.hs.keys[0]"), "{stderr}");
+    assert!(!stderr.contains("short-secret"), "{stderr}");
+
+    let out = validate(&[("UP_HOST", "127.0.0.1")])?;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr
+            .contains("vars.yaml: jwt_issuers.hs.keys[0].secret: variable `GW_TEST_HS` is not set"),
+        "{stderr}"
+    );
+    Ok(())
+}

@@ -17,7 +17,7 @@ use base64::Engine as _;
 use common::{TestGateway, client, dead_port, fill};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::json;
-use wiremock::matchers::any;
+use wiremock::matchers::{any, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const HS_SECRET: &str = "hs-secret-never-logged-0123456789abcdef";
@@ -56,6 +56,11 @@ routes:
   - path: /waf
     upstream: backend
     policies: [ { auth: { api_key: {} } }, { waf: {} } ]
+  - path: /contract
+    upstream: backend
+    policies:
+      - auth: { api_key: {} }
+      - validate: { response: enforce, response_body: { properties: { id: { type: integer } } } }
 "#;
 
 /// Every log line the process writes.
@@ -106,6 +111,12 @@ fn token(exp_offset: i64, secret: &str) -> String {
 async fn credentials_never_reach_responses_or_logs() -> Result<()> {
     let log = log();
     let up = MockServer::start().await;
+    // An upstream that breaks its contract by returning a credential.
+    Mock::given(path("/contract"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "id": HS_SECRET })))
+        .with_priority(1)
+        .mount(&up)
+        .await;
     Mock::given(any())
         .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
         .mount(&up)
@@ -172,6 +183,7 @@ async fn credentials_never_reach_responses_or_logs() -> Result<()> {
             API_KEY.into(),
             403,
         ),
+        ("/contract".into(), "x-api-key", API_KEY.into(), 502),
     ];
     let mut seen = String::new();
     for (path, header, value, want) in &cases {
@@ -195,6 +207,11 @@ async fn credentials_never_reach_responses_or_logs() -> Result<()> {
     .into_owned();
     // The scan means something only if the gateway logged these requests.
     assert!(logged.contains("waf"), "no WAF log line in:\n{logged}");
+    assert!(
+        logged.contains("upstream response failed validation")
+            && logged.contains("pointers=\"/body/id\""),
+        "no response-validation log line in:\n{logged}"
+    );
     assert!(logged.lines().count() > 10, "too little logged:\n{logged}");
     for secret in &secrets {
         assert!(

@@ -3,6 +3,7 @@
 use super::error::{ConfigError, ConfigProblem};
 use super::model::GatewayConfig;
 use super::spec::GatewaySpec;
+use super::vars::{VarLookup, no_vars, substitute};
 use crate::policy::PolicyRegistry;
 
 fn is_json(file: &str, text: &str) -> bool {
@@ -17,9 +18,20 @@ fn single(file: &str, path: &str, message: impl Into<String>) -> ConfigError {
 }
 
 /// Parses YAML or JSON text (JSON when `file` ends in `.json` or the text
-/// starts with `{`) into the file model.
+/// starts with `{`) into the file model. Knows no variables: a `${NAME}`
+/// reference is a problem (see [`parse_spec_with_vars`]).
 pub fn parse_spec(file: &str, text: &str) -> Result<GatewaySpec, ConfigError> {
-    let value: serde_json::Value = if is_json(file, text) {
+    parse_spec_with_vars(file, text, &no_vars)
+}
+
+/// Like [`parse_spec`], replacing each `${NAME}` in a string value with
+/// `var(NAME)` (see [`super::vars`]).
+pub fn parse_spec_with_vars(
+    file: &str,
+    text: &str,
+    var: VarLookup<'_>,
+) -> Result<GatewaySpec, ConfigError> {
+    let mut value: serde_json::Value = if is_json(file, text) {
         serde_json::from_str(text).map_err(|e| {
             single(
                 file,
@@ -41,34 +53,66 @@ pub fn parse_spec(file: &str, text: &str) -> Result<GatewaySpec, ConfigError> {
             "the config must be a mapping with `version`, `upstreams` and `routes`",
         ));
     }
+    let mut problems = Vec::new();
+    substitute(&mut value, var, &mut problems);
+    if !problems.is_empty() {
+        return Err(ConfigError {
+            file: file.to_owned(),
+            problems,
+        });
+    }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." { String::new() } else { path };
-        single(file, &path, e.into_inner().to_string())
+        single(file, &path, without_values(&e.into_inner().to_string()))
     })
 }
 
+/// A type error without the offending value: `invalid type: string
+/// "s3cr3t", expected u64` becomes `invalid type: string, expected u64`.
+/// The field path says where; the value may be a secret in the wrong place.
+fn without_values(message: &str) -> String {
+    static VALUE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"^(invalid (?:type|value|length): [a-z ]+?) (?:"(?:[^"\\]|\\.)*"|`[^`]*`|[-0-9.eE+]+)"#)
+            .expect("valid regex")
+    });
+    VALUE.replace(message, "$1").into_owned()
+}
+
 /// Parses and validates config text. `file` names the source in errors.
+/// Knows no variables (see [`load_file_text_with_vars`]).
 pub fn load_file_text(
     file: &str,
     text: &str,
     registry: &PolicyRegistry,
 ) -> Result<GatewayConfig, ConfigError> {
-    let spec = parse_spec(file, text)?;
+    load_file_text_with_vars(file, text, registry, &no_vars)
+}
+
+/// Parses and validates config text, replacing `${NAME}` references with
+/// `var(NAME)`.
+pub fn load_file_text_with_vars(
+    file: &str,
+    text: &str,
+    registry: &PolicyRegistry,
+    var: VarLookup<'_>,
+) -> Result<GatewayConfig, ConfigError> {
+    let spec = parse_spec_with_vars(file, text, var)?;
     GatewayConfig::from_spec(file, spec, registry)
 }
 
 /// Like [`load_file_text`], but first reads the files that policies name
 /// (e.g. `validate`'s `openapi_file`) with `read`, which gets each name as
 /// written; a loader with a file system resolves it against the config's
-/// directory.
+/// directory. `${NAME}` references are replaced with `var(NAME)`.
 pub fn load_file_text_with_files(
     file: &str,
     text: &str,
     registry: &PolicyRegistry,
     read: &dyn Fn(&str) -> Result<String, String>,
+    var: VarLookup<'_>,
 ) -> Result<GatewayConfig, ConfigError> {
-    let mut spec = parse_spec(file, text)?;
+    let mut spec = parse_spec_with_vars(file, text, var)?;
     let problems = crate::validate::inline_files(&mut spec, read);
     if !problems.is_empty() {
         return Err(ConfigError {
@@ -77,4 +121,29 @@ pub fn load_file_text_with_files(
         });
     }
     GatewayConfig::from_spec(file, spec, registry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_errors_name_the_field_but_not_the_value() {
+        let err = parse_spec(
+            "g.yaml",
+            "version: 1\nserver: { limits: { max_header_count: \"s3cr3t-value\" } }\n",
+        )
+        .expect_err("type error");
+        let text = err.to_string();
+        assert!(text.contains("server.limits.max_header_count"), "{text}");
+        assert!(text.contains("invalid type: string"), "{text}");
+        assert!(!text.contains("s3cr3t-value"), "{text}");
+        let err = parse_spec("g.yaml", "version: \"x\"\n").expect_err("type error");
+        assert!(!err.to_string().contains("\"x\""), "{err}");
+        assert_eq!(
+            without_values("invalid value: integer `-3`, expected u32"),
+            "invalid value: integer, expected u32"
+        );
+        assert_eq!(without_values("unknown field `x`"), "unknown field `x`");
+    }
 }

@@ -13,9 +13,13 @@ mod model;
 mod schema;
 pub mod spec;
 pub(crate) mod units;
+pub mod vars;
 
 pub use error::{ConfigError, ConfigProblem};
-pub use load::{load_file_text, load_file_text_with_files, parse_spec};
+pub use load::{
+    load_file_text, load_file_text_with_files, load_file_text_with_vars, parse_spec,
+    parse_spec_with_vars,
+};
 pub use model::{GatewayConfig, Limits, RouteSummary, ServerConfig, StoreConfig, TlsFiles};
 pub use schema::json_schema;
 pub use units::{ByteSize, DurationSpec};

@@ -144,15 +144,15 @@ impl Policy for Validate {
         if errors.is_empty() {
             return Ok(());
         }
-        match mode {
-            ResponseMode::Enforce => Err(ValidationFailure::bad_upstream_response().into()),
-            ResponseMode::Report => {
-                let report = ResponseValidationReport { errors };
-                cx.extensions.insert(report.clone());
-                resp.extensions_mut().insert(report);
-                Ok(())
-            }
+        let enforced = mode == ResponseMode::Enforce;
+        let report = ResponseValidationReport { errors, enforced };
+        if enforced {
+            *resp = GatewayError::from(ValidationFailure::bad_upstream_response()).into_response();
+        } else {
+            cx.extensions.insert(report.clone());
         }
+        resp.extensions_mut().insert(report);
+        Ok(())
     }
 }
 

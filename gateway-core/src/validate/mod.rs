@@ -20,13 +20,29 @@ pub use config::{ResponseMode, ValidateSpec};
 pub use error::{FieldError, ValidationFailure};
 pub use files::inline_files;
 
-/// Response failures recorded by `validate` with `response: report`: on
-/// the response's extensions and on the policy context, for logs and
-/// metrics.
+/// Response failures recorded by `validate` when an upstream response does
+/// not match its contract: on the response's extensions (and, in `report`
+/// mode, on the policy context) so the adapter logs them (see
+/// [`crate::report`]). Never sent to clients.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResponseValidationReport {
     /// The failing locations.
     pub errors: Vec<FieldError>,
+    /// `true` when the route enforces its response contract (the client got
+    /// a 502), `false` in `report` mode (the response passed through).
+    pub enforced: bool,
+}
+
+impl ResponseValidationReport {
+    /// The failing JSON pointers, comma-separated, for a log line. Only
+    /// locations: messages may quote upstream data.
+    pub fn pointers(&self) -> String {
+        self.errors
+            .iter()
+            .map(|e| e.pointer.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
 }
 
 #[cfg(test)]

@@ -156,19 +156,6 @@ pub struct WafReport {
     pub body_truncated: bool,
 }
 
-/// The log line for a response the WAF looked at and found something in
-/// (`waf rules matched: status=403 rules=... score=...`), for adapters
-/// without structured logging; `None` when no rule matched.
-pub fn log_line<B>(resp: &http::Response<B>) -> Option<String> {
-    let w = resp.extensions().get::<WafReport>()?;
-    Some(format!(
-        "waf rules matched: status={} rules={} score={}",
-        resp.status().as_u16(),
-        w.rule_ids(),
-        w.score
-    ))
-}
-
 impl WafReport {
     /// The matched rule ids, comma-separated, for a log line.
     pub fn rule_ids(&self) -> String {
@@ -219,25 +206,5 @@ impl Waf {
             hits: scan.hits,
             body_truncated: truncated,
         }
-    }
-}
-
-#[cfg(test)]
-mod log_tests {
-    use super::*;
-
-    #[test]
-    fn log_line_only_for_responses_the_waf_marked() {
-        let mut resp = http::Response::new(());
-        assert_eq!(log_line(&resp), None);
-        *resp.status_mut() = http::StatusCode::FORBIDDEN;
-        resp.extensions_mut().insert(WafReport {
-            score: 7,
-            ..WafReport::default()
-        });
-        assert_eq!(
-            log_line(&resp).as_deref(),
-            Some("waf rules matched: status=403 rules= score=7")
-        );
     }
 }

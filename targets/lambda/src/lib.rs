@@ -72,7 +72,9 @@ const MEMORY_STORE_ENTRIES: usize = 100_000;
 /// Validates config text, also against the Lambda target's capabilities;
 /// settings that do not apply on Lambda are logged as warnings.
 pub fn load_config_text(name: &str, text: &str) -> Result<GatewayConfig, ConfigError> {
-    let (config, warnings) = gateway_embed::check_text(name, text, |c| capabilities(&c.store))?;
+    let var = |name: &str| std::env::var(name).ok();
+    let (config, warnings) =
+        gateway_embed::check_text(name, text, &var, |c| capabilities(&c.store))?;
     for w in warnings {
         tracing::warn!(file = %name, field = %w.path, "{}", w.message);
     }
@@ -194,7 +196,7 @@ impl LambdaGateway {
     ) -> Result<LambdaReply, lambda_http::Error> {
         let (request, client) = to_core_request(request);
         let response = self.gateway.handle(request, client).await;
-        if let Some(line) = gateway_core::waf::log_line(&response) {
+        for line in gateway_core::report::log_lines(&response) {
             tracing::warn!("{line}");
         }
         let response = to_lambda_response(response).await.inspect_err(|e| {

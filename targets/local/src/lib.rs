@@ -55,6 +55,7 @@ pub fn load_config(path: &Path) -> Result<GatewayConfig, ConfigError> {
         &text,
         &PolicyRegistry::builtin(),
         &read,
+        &|name| std::env::var(name).ok(),
     )?;
     for w in CAPABILITIES.check(&config)? {
         tracing::warn!(file = %name, field = %w.path, "{}", w.message);

@@ -90,10 +90,7 @@ async fn serve_conn<I>(
         async move {
             let req = req.map(|b| from_incoming(b, Some(idle)));
             let resp = gateway.handle(req, client).await;
-            if let Some(w) = resp.extensions().get::<gateway_core::waf::WafReport>() {
-                let (status, rules) = (resp.status().as_u16(), w.rule_ids());
-                tracing::warn!(peer = %client.peer, status, rules, score = w.score, "waf rules matched");
-            }
+            log_findings(&resp, client);
             drop(guard);
             Ok::<_, Infallible>(resp)
         }
@@ -102,6 +99,28 @@ async fn serve_conn<I>(
     let conn = b.serve_connection(TokioIo::new(io), svc).into_owned();
     if let Err(e) = watcher.watch(conn).await {
         tracing::debug!(error = %e, "connection closed with error");
+    }
+}
+
+/// Logs what policies found (WAF matches, upstream responses that broke
+/// their contract) as structured events; see `gateway_core::report`.
+fn log_findings<B>(resp: &http::Response<B>, client: ClientInfo) {
+    let status = resp.status().as_u16();
+    if let Some(w) = resp.extensions().get::<gateway_core::waf::WafReport>() {
+        let rules = w.rule_ids();
+        tracing::warn!(peer = %client.peer, status, rules, score = w.score, "waf rules matched");
+    }
+    if let Some(v) = resp
+        .extensions()
+        .get::<gateway_core::validate::ResponseValidationReport>()
+    {
+        let (pointers, enforced) = (v.pointers(), v.enforced);
+        tracing::warn!(
+            status,
+            pointers,
+            enforced,
+            "upstream response failed validation"
+        );
     }
 }
 

@@ -39,7 +39,7 @@ mod tests {
             name: "gw.yaml",
             text,
         }
-        .load()
+        .load(&gateway_core::config::vars::no_vars)
         .expect("valid config");
         capabilities(&cfg.store, spin_kv)
             .check(&cfg)

@@ -17,7 +17,7 @@ use gateway_core::env::QueuedDeferred;
 use gateway_core::{Body, BodyError, Env, Gateway, GatewayError, KvStore};
 use spin_sdk::http::{Fields, IncomingRequest, OutgoingResponse, ResponseOutparam, Scheme};
 
-use crate::config::EMBEDDED;
+use crate::EMBEDDED;
 use crate::convert::{Incoming, field_entries, inbound_request};
 use crate::env::{PollableSleep, WallClock, spin_rng};
 use crate::http_client::SpinHttpClient;
@@ -61,11 +61,13 @@ fn store(config: &StoreConfig) -> Arc<dyn KvStore> {
 /// replaced by the embedded config: the gateway answers 500 problems and
 /// logs why, so the operator sees that the config given was not taken.
 fn config() -> Result<gateway_core::GatewayConfig, gateway_core::ConfigError> {
+    // `${NAME}` references in either config come from the same environment.
+    let var = |name: &str| std::env::var(name).ok();
     let Ok(text) = std::env::var(CONFIG_TEXT_ENV) else {
-        return EMBEDDED.load();
+        return EMBEDDED.load(&var);
     };
     let spin_kv = cfg!(feature = "spin-kv");
-    let (config, warnings) = gateway_embed::check_text(CONFIG_TEXT_ENV, &text, |c| {
+    let (config, warnings) = gateway_embed::check_text(CONFIG_TEXT_ENV, &text, &var, |c| {
         crate::capabilities::capabilities(&c.store, spin_kv)
     })?;
     for w in warnings {
@@ -127,7 +129,7 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
                     return;
                 }
                 let resp = gateway.handle(req, client).await;
-                if let Some(line) = gateway_core::waf::log_line(&resp) {
+                for line in gateway_core::report::log_lines(&resp) {
                     eprintln!("gateway-spin: {line}");
                 }
                 resp

@@ -45,7 +45,7 @@ mod tests {
             name: "gw.yaml",
             text,
         }
-        .load()
+        .load(&gateway_core::config::vars::no_vars)
         .expect("valid config");
         capabilities(&cfg.store, durable_objects)
             .check(&cfg)

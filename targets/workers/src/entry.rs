@@ -16,7 +16,7 @@ use gateway_core::store::EnvelopeStore;
 use gateway_core::{Body, BodyError, Env, Gateway, GatewayError, KvStore};
 use worker::{Context, Headers, Request, Response, ResponseBuilder, event};
 
-use crate::config::EMBEDDED;
+use crate::EMBEDDED;
 use crate::convert::{inbound_request, is_null_body_status, outbound_headers};
 #[cfg(feature = "durable-objects")]
 use crate::durable::{COUNTERS_BINDING, DurableCounters};
@@ -92,11 +92,18 @@ fn config(env: &worker::Env) -> Result<gateway_core::GatewayConfig, gateway_core
         .var(CONFIG_TEXT_ENV)
         .or_else(|_| env.secret(CONFIG_TEXT_ENV))
         .map(|v| v.to_string());
+    // `${NAME}` references in either config: a secret, else a var.
+    let var = |name: &str| {
+        env.secret(name)
+            .or_else(|_| env.var(name))
+            .ok()
+            .map(|v| v.to_string())
+    };
     let Ok(text) = text else {
-        return EMBEDDED.load();
+        return EMBEDDED.load(&var);
     };
     let durable_objects = cfg!(feature = "durable-objects");
-    let (config, warnings) = gateway_embed::check_text(CONFIG_TEXT_ENV, &text, |c| {
+    let (config, warnings) = gateway_embed::check_text(CONFIG_TEXT_ENV, &text, &var, |c| {
         crate::capabilities::capabilities(&c.store, durable_objects)
     })?;
     for w in warnings {
@@ -153,7 +160,7 @@ async fn fetch(mut req: Request, env: worker::Env, ctx: Context) -> worker::Resu
                     return Ok(write_response(resp));
                 }
                 let resp = gateway.handle(req, client).await;
-                if let Some(line) = gateway_core::waf::log_line(&resp) {
+                for line in gateway_core::report::log_lines(&resp) {
                     worker::console_warn!("gateway-workers: {line}");
                 }
                 resp

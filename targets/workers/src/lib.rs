@@ -40,11 +40,14 @@
 //! deferred queue) so the workspace can test them.
 
 pub mod capabilities;
-pub mod config;
 pub mod convert;
 pub mod durable;
 pub mod env;
 pub mod kv;
+
+/// The config embedded at build time by `build.rs` (through
+/// `gateway-embed`, checked against this target's capabilities).
+pub const EMBEDDED: gateway_embed::Embedded = gateway_embed::embedded!();
 
 #[cfg(target_arch = "wasm32")]
 mod entry;
