@@ -82,6 +82,12 @@ expect() {
   if eval "$cond"; then ok "$what"; else bad "$what" "status $CODE; $(tr -d '\r' <"$HDRS" | tr '\n' ' ' | cut -c1-300) | $(head -c 300 "$BODY")"; fi
 }
 
+# expect_log FILE TEXT WHAT: ok when FILE contains TEXT (fixed string),
+# else FAIL with the end of FILE.
+expect_log() {
+  if grep -qF -- "$2" "$1"; then ok "$3"; else bad "$3" "$(tail -n 5 "$1")"; fi
+}
+
 # refuse NAME PATTERN...: building with GATEWAY_CONFIG=$TMP/NAME.yaml
 # (command: the array REFUSE_CMD) fails, and the output matches every
 # PATTERN.

@@ -193,21 +193,15 @@ if serve "$WASM" "$TMP/serve-novar.log" --env "GATEWAY_CONFIG_TEXT=$env_config";
   req novar GET /from-env
   expect "a variable the environment does not set -> 500 problem+json" \
     '[ "$CODE" = 500 ] && [[ "$(header content-type)" == application/problem+json* ]]'
-  if grep -q 'variable `GW_GREETING` is not set' "$TMP/serve-novar.log"; then
-    ok "the unset variable is logged with its field"
-  else
-    bad "the unset variable is logged" "$(tail -n 5 "$TMP/serve-novar.log")"
-  fi
+  expect_log "$TMP/serve-novar.log" 'variable `GW_GREETING` is not set' \
+    "the unset variable is logged with its field"
 fi
 if serve "$WASM" "$TMP/serve-badenv.log" --env 'GATEWAY_CONFIG_TEXT={"version":1,"store":"redis://127.0.0.1:6379"}'; then
   req badenv GET /hello
   expect "a config text the target cannot honour -> 500 problem+json, not the embedded config" \
     '[ "$CODE" = 500 ] && [[ "$(header content-type)" == application/problem+json* ]]'
-  if grep -q "GATEWAY_CONFIG_TEXT: store: target \`spin\` cannot reach Redis" "$TMP/serve-badenv.log"; then
-    ok "the refusal is logged naming the variable, field and capability"
-  else
-    bad "the refusal is logged" "$(tail -n 5 "$TMP/serve-badenv.log")"
-  fi
+  expect_log "$TMP/serve-badenv.log" 'GATEWAY_CONFIG_TEXT: store: target `spin` cannot reach Redis' \
+    "the refusal is logged naming the variable, field and capability"
 fi
 
 # --- outbound HTTP ----------------------------------------------------------
