@@ -39,6 +39,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     listener: true,
     redis: true,
     max_concurrent_subrequests: None,
+    active_health_checks: true,
 };
 
 /// Reads and validates a config file, also against [`CAPABILITIES`].
