@@ -143,7 +143,7 @@ impl Balancer {
             }
             healthy > 0 && healthy * 2 >= n
         };
-        let fresh = |e: &Endpoint| !tried.iter().any(|t| *t == e.id);
+        let fresh = |e: &Endpoint| !tried.contains(&e.id);
         let select = |keep: &dyn Fn(&Endpoint) -> bool| -> Vec<usize> {
             (0..candidates.len())
                 .filter(|&i| st.available(&candidates[i], now) && keep(&candidates[i]))
