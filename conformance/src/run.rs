@@ -43,6 +43,7 @@ pub fn has(caps: &Capabilities, name: &str) -> Result<bool> {
         "file_system" => caps.file_system,
         "listener" => caps.listener,
         "redis" => caps.redis,
+        "active_health_checks" => caps.active_health_checks,
         other => bail!("unknown capability `{other}`"),
     })
 }

@@ -216,6 +216,7 @@ mod tests {
             listener: false,
             redis: false,
             max_concurrent_subrequests: None,
+            active_health_checks: false,
         };
         let (_, warnings) = check_text(
             "env",

@@ -32,6 +32,8 @@ pub struct Capabilities {
     pub redis: bool,
     /// Most outbound requests one request may have in flight at once.
     pub max_concurrent_subrequests: Option<u32>,
+    /// Background timers can probe upstreams (`health.active`).
+    pub active_health_checks: bool,
 }
 
 /// A setting that is accepted but has no effect on the target.
@@ -82,6 +84,14 @@ impl Capabilities {
                     format!("target `{t}` cannot read files (capability `file_system`)"),
                 ));
             }
+            if u.active_health.is_some() && !self.active_health_checks {
+                problems.push(ConfigProblem::new(
+                    format!("upstreams.{}.health.active", u.name),
+                    format!(
+                        "target `{t}` cannot run active health checks (capability `active_health_checks`); passive health works on every target"
+                    ),
+                ));
+            }
         }
         if !self.listener {
             if config.server.listen.is_some() {
@@ -125,6 +135,7 @@ mod tests {
         listener: false,
         redis: false,
         max_concurrent_subrequests: Some(6),
+        active_health_checks: false,
     };
 
     fn load(text: &str) -> GatewayConfig {
@@ -134,10 +145,14 @@ mod tests {
     #[test]
     fn missing_capabilities_are_refused_naming_target_and_capability() {
         let cfg = load(
-            "version: 1\nstore: redis://127.0.0.1:6379\nupstreams:\n  a: { url: 'https://x.test', ca_file: ca.pem }\n",
+            "version: 1\nstore: redis://127.0.0.1:6379\nupstreams:\n  a: { url: 'https://x.test', ca_file: ca.pem, health: { active: { path: /healthz } } }\n",
         );
         let err = EDGE.check(&cfg).expect_err("refused");
         let text = err.to_string();
+        assert!(
+            text.contains("gw.yaml: upstreams.a.health.active: target `edge` cannot run active health checks (capability `active_health_checks`)"),
+            "{text}"
+        );
         assert!(
             text.contains("gw.yaml: store: target `edge` cannot reach Redis (capability `redis`)"),
             "{text}"
@@ -191,10 +206,12 @@ mod tests {
             file_system: true,
             listener: true,
             redis: true,
+            active_health_checks: true,
             ..EDGE
         };
-        let cfg =
-            load("version: 1\nserver:\n  listen: 127.0.0.1:8080\nstore: redis://127.0.0.1:6379\n");
+        let cfg = load(
+            "version: 1\nserver:\n  listen: 127.0.0.1:8080\nstore: redis://127.0.0.1:6379\nupstreams:\n  a: { targets: [http://a.test, http://b.test], health: { active: { path: /healthz } } }\n",
+        );
         assert_eq!(local.check(&cfg).expect("accepted"), vec![]);
     }
 }

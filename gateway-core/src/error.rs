@@ -97,6 +97,10 @@ pub enum UpstreamError {
     /// No instance is available to take the request.
     #[error("upstream unavailable")]
     Unavailable,
+    /// Every endpoint of the upstream is ejected or failing its health
+    /// checks (or there are none).
+    #[error("no healthy upstream endpoint")]
+    NoHealthyEndpoint,
     /// Reading the request body failed while sending it.
     #[error("request body failed while sending upstream")]
     RequestBody(#[source] BodyError),
@@ -317,6 +321,12 @@ impl GatewayError {
                     "Upstream unavailable",
                     None,
                 ),
+                UpstreamError::NoHealthyEndpoint => (
+                    S::SERVICE_UNAVAILABLE,
+                    "no-healthy-upstream",
+                    "No healthy upstream",
+                    None,
+                ),
                 _ => (S::BAD_GATEWAY, "bad-gateway", "Upstream failed", None),
             },
             Self::Rejected(r) => (r.status, r.kind, r.title, r.detail.clone()),
@@ -436,6 +446,10 @@ mod tests {
     fn statuses_by_kind() {
         assert_eq!(GatewayError::from(UpstreamError::Timeout).status(), 504);
         assert_eq!(GatewayError::from(UpstreamError::Unavailable).status(), 503);
+        assert_eq!(
+            GatewayError::from(UpstreamError::NoHealthyEndpoint).status(),
+            503
+        );
         assert_eq!(
             GatewayError::from(RequestError::HeadersTooLarge).status(),
             431

@@ -10,6 +10,7 @@
 #![cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
 
 pub mod auth;
+mod balance;
 pub mod body;
 pub mod capabilities;
 pub mod config;
@@ -17,6 +18,7 @@ pub mod discovery;
 pub mod env;
 pub mod error;
 pub mod gateway;
+pub mod health;
 pub mod normalize;
 pub mod policy;
 pub mod proxy;

@@ -15,6 +15,8 @@ use super::spec::{
     VersionSource, VersioningSpec,
 };
 use crate::auth::AuthConfig;
+use crate::balance::{Balancer, build_algorithm, build_targets};
+use crate::health::config::{build_active, build_passive};
 use crate::normalize::PathConfig;
 use crate::policy::template::Template;
 use crate::policy::{BuildCx, PolicyRegistry};
@@ -192,37 +194,83 @@ fn build_server(s: &ServerSpec, p: &mut Problems) -> ServerConfig {
 }
 
 fn build_upstream(name: &str, u: &UpstreamSpec, at: &str, p: &mut Problems) -> Option<Upstream> {
-    let kind = match (&u.url, &u.mock) {
-        (Some(url), None) => match Endpoint::parse_url(url) {
+    let before = p.len();
+    let kind = match (&u.url, &u.targets, &u.mock) {
+        (Some(url), None, None) => match Endpoint::parse_url(url) {
             Ok(e) => UpstreamKind::Http { endpoints: vec![e] },
             Err(e) => {
                 p.push(format!("{at}.url"), e);
                 return None;
             }
         },
-        (None, Some(m)) => UpstreamKind::Mock(build_mock(m, &format!("{at}.mock"), p)?),
-        (Some(_), Some(_)) => {
-            p.push(at, "give either `url` or `mock`, not both");
-            return None;
-        }
-        (None, None) => {
+        (None, Some(targets), None) => UpstreamKind::Http {
+            endpoints: build_targets(targets, &format!("{at}.targets"), p),
+        },
+        (None, None, Some(m)) => UpstreamKind::Mock(build_mock(m, &format!("{at}.mock"), p)?),
+        (None, None, None) => {
             p.push(
                 at,
-                "an upstream needs `url` (http:// or https://) or `mock`",
+                "an upstream needs `url` (http:// or https://), `targets` or `mock`",
             );
             return None;
         }
+        _ => {
+            p.push(at, "give only one of `url`, `targets` and `mock`");
+            return None;
+        }
     };
-    if u.ca_file.is_some()
-        && !u
-            .url
-            .as_deref()
-            .is_some_and(|url| url.starts_with("https://"))
-    {
-        p.push(
-            format!("{at}.ca_file"),
-            "`ca_file` applies only to an https:// url",
-        );
+    let proxies = match &kind {
+        UpstreamKind::Http { endpoints } => {
+            if u.ca_file.is_some()
+                && !endpoints
+                    .iter()
+                    .all(|e| e.scheme == http::uri::Scheme::HTTPS)
+            {
+                p.push(
+                    format!("{at}.ca_file"),
+                    "`ca_file` applies only to https:// URLs",
+                );
+            }
+            true
+        }
+        UpstreamKind::Mock(_) => {
+            let set = [
+                ("ca_file", u.ca_file.is_some()),
+                ("balance", u.balance.is_some()),
+                ("hash_on", u.hash_on.is_some()),
+                ("zone", u.zone.is_some()),
+                ("health", u.health.is_some()),
+            ];
+            for (field, _) in set.iter().filter(|(_, s)| *s) {
+                p.push(
+                    format!("{at}.{field}"),
+                    format!(
+                        "`{field}` applies only to an upstream that proxies (`url` or `targets`)"
+                    ),
+                );
+            }
+            false
+        }
+    };
+    let algorithm = build_algorithm(u.balance, u.hash_on.as_ref(), at, p);
+    let zone = match u.zone.as_deref() {
+        Some("") => {
+            p.push(format!("{at}.zone"), "must not be empty");
+            None
+        }
+        z => z.map(Arc::from),
+    };
+    let health = u.health.as_ref();
+    let passive = build_passive(
+        health.and_then(|h| h.passive.as_ref()),
+        &format!("{at}.health.passive"),
+        p,
+    )
+    .filter(|_| proxies);
+    let active_health = health
+        .and_then(|h| h.active.as_ref())
+        .and_then(|a| build_active(a, &format!("{at}.health.active"), p));
+    if p.len() != before {
         return None;
     }
     Some(Upstream {
@@ -232,6 +280,13 @@ fn build_upstream(name: &str, u: &UpstreamSpec, at: &str, p: &mut Problems) -> O
         timeout: u.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0),
         preserve_host: u.preserve_host,
         ca_file: u.ca_file.as_deref().map(Into::into),
+        balancer: Balancer {
+            algorithm,
+            zone,
+            passive,
+            state: Arc::default(),
+        },
+        active_health,
     })
 }
 

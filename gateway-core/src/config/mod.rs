@@ -15,6 +15,7 @@ pub mod spec;
 pub(crate) mod units;
 pub mod vars;
 
+pub(crate) use error::Problems;
 pub use error::{ConfigError, ConfigProblem};
 pub use load::{
     load_file_text, load_file_text_with_files, load_file_text_with_vars, parse_spec,

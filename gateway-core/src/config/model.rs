@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::health::ActiveHealthCheck;
 use crate::normalize::PathConfig;
 use crate::policy::Policy;
 use crate::proxy::TrustedProxies;
@@ -126,6 +127,18 @@ impl GatewayConfig {
     /// The file this config came from.
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// The active health checks of the upstreams that configure them.
+    /// Take them from the config a gateway serves
+    /// ([`Gateway::config`](crate::Gateway::config)): the gateway binds
+    /// its endpoint state to that config, so probe results reach its
+    /// balancing.
+    pub fn active_health_checks(&self) -> Vec<ActiveHealthCheck> {
+        self.upstreams
+            .iter()
+            .filter_map(Upstream::active_health_check)
+            .collect()
     }
 
     /// The routes in config order.

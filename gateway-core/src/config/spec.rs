@@ -8,6 +8,8 @@ use serde::Deserialize;
 
 use super::units::{ByteSize, DurationSpec};
 use crate::auth::{ConsumerSpec, IssuerSpec};
+pub use crate::balance::{BalanceSpec, HashOnSpec, TargetDetailSpec, TargetSpec};
+pub use crate::health::{ActiveSpec, HealthSpec, PassiveSpec};
 use crate::normalize::{EncodedSlash, Semicolons};
 
 /// The whole config file.
@@ -101,12 +103,29 @@ pub struct PathSpec {
     pub semicolons: Semicolons,
 }
 
-/// An upstream: a URL to proxy to, or a mock that answers from config.
+/// An upstream: a URL or several targets to proxy to, or a mock that
+/// answers from config.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpstreamSpec {
     /// Base URL (`http://` or `https://`); the request path is appended to its path.
     pub url: Option<String>,
+    /// Several base URLs to spread requests over, instead of `url`: plain
+    /// URLs or `{ url, weight, zone }`.
+    pub targets: Option<Vec<TargetSpec>>,
+    /// How requests are spread over the targets. Default `round_robin`.
+    pub balance: Option<BalanceSpec>,
+    /// The key `balance: consistent_hash` hashes: `{ header: NAME }`,
+    /// `{ cookie: NAME }`, `{ claim: NAME }` (of the JWT an `auth` policy
+    /// verified) or `client_ip`. Requests without the key are balanced
+    /// round robin.
+    pub hash_on: Option<HashOnSpec>,
+    /// This gateway's zone: requests stay on targets in the same zone while
+    /// at least half of them are healthy.
+    pub zone: Option<String>,
+    /// Endpoint health: passive outlier ejection (on by default) and
+    /// active checks (self-hosted target).
+    pub health: Option<HealthSpec>,
     /// Answer from config instead of proxying.
     pub mock: Option<MockSpec>,
     /// Longest time to connect. Default 5s.

@@ -6,6 +6,7 @@ use futures_util::future::{Either, select};
 use http::{HeaderValue, Request, Response, header};
 
 use super::ClientInfo;
+use crate::balance::{Affinity, Outcome};
 use crate::body::Body;
 use crate::config::GatewayConfig;
 use crate::env::{Env, SendOptions};
@@ -39,9 +40,9 @@ pub(super) async fn forward(
     match &upstream.kind {
         UpstreamKind::Mock(mock) => Ok(mock.respond(&req)),
         UpstreamKind::Http { endpoints } => {
-            let endpoint = endpoints
-                .first()
-                .ok_or(GatewayError::Internal("upstream without endpoints"))?;
+            let affinity = req.extensions_mut().remove::<Affinity>();
+            let picked = upstream.balancer.pick(env, endpoints, affinity, &[])?;
+            let endpoint = picked.endpoint();
             let upstream_host = &endpoint.host;
             let uri = endpoint
                 .target_uri(req.uri())
@@ -60,10 +61,12 @@ pub(super) async fn forward(
             };
             let send = env.http.send(req, options);
             let deadline = env.sleep.sleep(timeout);
-            let mut resp = match select(send, deadline).await {
-                Either::Left((result, _)) => result?,
-                Either::Right(((), _)) => return Err(UpstreamError::Timeout.into()),
+            let result = match select(send, deadline).await {
+                Either::Left((result, _)) => result,
+                Either::Right(((), _)) => Err(UpstreamError::Timeout),
             };
+            upstream.balancer.report(env, picked, Outcome::of(&result));
+            let mut resp = result?;
             strip_hop_by_hop(resp.headers_mut());
             Ok(resp)
         }

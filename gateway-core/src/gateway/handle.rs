@@ -126,6 +126,12 @@ pub(super) async fn process(
             }
         }
     }
+    if early.is_none()
+        && let Some(key) = upstream.balancer.affinity(req.headers(), &cx)
+    {
+        // The balancer reads it in `forward`, which removes it.
+        req.extensions_mut().insert(key);
+    }
     let mut resp = match early {
         Some(r) => r,
         None => forward(env, cfg, upstream, route.timeout, req, client)

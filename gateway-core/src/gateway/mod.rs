@@ -17,6 +17,7 @@ use http::{Request, Response};
 use crate::body::Body;
 use crate::config::GatewayConfig;
 use crate::env::Env;
+use crate::upstream::StateRegistry;
 
 /// Who sent a request, as seen by the adapter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +40,8 @@ impl Default for ClientInfo {
 struct Inner {
     env: Env,
     config: ArcSwap<GatewayConfig>,
+    /// Endpoint state by upstream name, carried from config to config.
+    upstream_state: StateRegistry,
 }
 
 /// A running gateway. Cheap to clone; clones share config and environment.
@@ -57,17 +60,23 @@ impl std::fmt::Debug for Gateway {
 
 impl Gateway {
     /// A gateway serving `config` through `env`.
-    pub fn new(config: GatewayConfig, env: Env) -> Self {
+    pub fn new(mut config: GatewayConfig, env: Env) -> Self {
+        let upstream_state = StateRegistry::default();
+        upstream_state.adopt(&mut config.upstreams);
         Self {
             inner: Arc::new(Inner {
                 env,
                 config: ArcSwap::from_pointee(config),
+                upstream_state,
             }),
         }
     }
 
     /// Swaps in a new config. In-flight requests finish on the old one.
-    pub fn reload(&self, config: GatewayConfig) {
+    /// Endpoint state (ejections, health check results, latency) carries
+    /// over for upstreams and endpoints that keep their name and URL.
+    pub fn reload(&self, mut config: GatewayConfig) {
+        self.inner.upstream_state.adopt(&mut config.upstreams);
         self.inner.config.store(Arc::new(config));
     }
 

@@ -1,13 +1,19 @@
 //! Upstreams: where a route's requests go. Either a set of HTTP(S)
-//! endpoints or a mock that answers from config.
+//! endpoints, balanced and health-checked, or a mock that answers from
+//! config.
 
 mod endpoint;
 mod mock;
+mod state;
 
 use std::time::Duration;
 
 pub(crate) use endpoint::Endpoint;
 pub(crate) use mock::Mock;
+pub(crate) use state::{StateInner, StateRegistry, UpstreamState};
+
+use crate::balance::Balancer;
+use crate::health::{ActiveConfig, ActiveHealthCheck};
 
 /// How an upstream answers.
 #[derive(Debug)]
@@ -30,4 +36,26 @@ pub(crate) struct Upstream {
     pub(crate) timeout: Duration,
     pub(crate) preserve_host: bool,
     pub(crate) ca_file: Option<std::sync::Arc<str>>,
+    /// How attempts are spread over the endpoints, and passive health.
+    pub(crate) balancer: Balancer,
+    /// Active health checks, run by targets that can.
+    pub(crate) active_health: Option<ActiveConfig>,
+}
+
+impl Upstream {
+    /// The upstream's active health checks, if it has any.
+    pub(crate) fn active_health_check(&self) -> Option<ActiveHealthCheck> {
+        let (Some(config), UpstreamKind::Http { endpoints }) = (&self.active_health, &self.kind)
+        else {
+            return None;
+        };
+        Some(ActiveHealthCheck {
+            upstream: self.name.clone(),
+            config: config.clone(),
+            endpoints: endpoints.clone(),
+            state: self.balancer.state.clone(),
+            connect_timeout: self.connect_timeout,
+            ca_file: self.ca_file.clone(),
+        })
+    }
 }

@@ -4,6 +4,7 @@
 //! implements the core's environment traits on tokio, and runs listeners.
 
 pub mod head_timeout;
+pub mod health;
 pub mod reload;
 pub mod server;
 pub mod tls;
@@ -39,6 +40,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     listener: true,
     redis: true,
     max_concurrent_subrequests: None,
+    active_health_checks: true,
 };
 
 /// Reads and validates a config file, also against [`CAPABILITIES`].
@@ -89,6 +91,16 @@ pub struct RunningServer {
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
     _watcher: Option<notify::RecommendedWatcher>,
+    _health_checks: AbortOnDrop,
+}
+
+/// Aborts a background task when dropped.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl std::fmt::Debug for RunningServer {
@@ -151,6 +163,7 @@ pub async fn start(opts: StartOptions) -> anyhow::Result<RunningServer> {
     } else {
         None
     };
+    let health_checks = AbortOnDrop(health::supervise(gateway.clone()));
     let (tx, rx) = watch::channel(false);
     let task = tokio::spawn(server::serve(listener, tls, gateway.clone(), settings, rx));
     Ok(RunningServer {
@@ -159,5 +172,6 @@ pub async fn start(opts: StartOptions) -> anyhow::Result<RunningServer> {
         shutdown: tx,
         task,
         _watcher: watcher,
+        _health_checks: health_checks,
     })
 }
