@@ -20,6 +20,7 @@ pub mod gateway;
 pub mod normalize;
 pub mod policy;
 pub mod proxy;
+pub mod resilience;
 mod router;
 #[cfg(feature = "selftest")]
 pub mod selftest;

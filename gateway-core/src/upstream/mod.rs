@@ -4,8 +4,6 @@
 mod endpoint;
 mod mock;
 
-use std::time::Duration;
-
 pub(crate) use endpoint::Endpoint;
 pub(crate) use mock::Mock;
 
@@ -26,8 +24,8 @@ pub(crate) enum UpstreamKind {
 pub(crate) struct Upstream {
     pub(crate) name: String,
     pub(crate) kind: UpstreamKind,
-    pub(crate) connect_timeout: Duration,
-    pub(crate) timeout: Duration,
+    /// Timeouts, retries, budget and breaker.
+    pub(crate) resilience: crate::resilience::UpstreamResilience,
     pub(crate) preserve_host: bool,
     pub(crate) ca_file: Option<std::sync::Arc<str>>,
 }
