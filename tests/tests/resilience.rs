@@ -366,3 +366,34 @@ async fn two_gateway_processes_share_the_breaker_through_redis() -> Result<()> {
     assert_eq!(client().get(a.url("/api/ok")).send().await?.status(), 200);
     Ok(())
 }
+
+/// The YAML block of `file` (relative to the workspace) after `after`.
+fn yaml_block(file: &str, after: &str) -> Result<String> {
+    let text = std::fs::read_to_string(common::local_bin::workspace_root().join(file))?;
+    let from = text.find(after).unwrap_or(0);
+    let start = text[from..]
+        .find("```yaml\n")
+        .map(|i| from + i + "```yaml\n".len())
+        .ok_or_else(|| anyhow::anyhow!("no yaml block in {file}"))?;
+    let len = text[start..].find("```").unwrap_or(0);
+    Ok(text[start..start + len].to_owned())
+}
+
+#[test]
+fn the_documented_configs_load() -> Result<()> {
+    for (file, after) in [
+        ("docs/resilience.md", "# Timeouts"),
+        ("README.md", "## Timeouts, retries and circuit breaking"),
+    ] {
+        let yaml = format!("version: 1\n{}", yaml_block(file, after)?);
+        assert!(yaml.contains("circuit_breaker"), "{file}: {yaml}");
+        if let Err(e) = gateway_core::config::load_file_text(
+            file,
+            &yaml,
+            &gateway_core::PolicyRegistry::builtin(),
+        ) {
+            panic!("{file}: the example is invalid:\n{e}");
+        }
+    }
+    Ok(())
+}
