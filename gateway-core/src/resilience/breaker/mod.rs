@@ -14,7 +14,8 @@
 //!
 //! Transitions are compare-and-swap on one state value (see [`state`]).
 //! To keep the request path cheap, each instance caches the state for
-//! `refresh` and writes to the store only when something happened: a
+//! `refresh` (an open breaker until it may probe; probes all taken for
+//! `refresh`) and writes to the store only when something happened: a
 //! failure, the first success after failures, and the window's request
 //! count, added in one increment per refresh. The failure rate is hence
 //! approximate by up to one refresh interval of other instances'
@@ -84,6 +85,9 @@ struct Local {
     known: Option<Known>,
     /// Leave the store alone, and pass everything, until then (Unix ms).
     degraded_until: u64,
+    /// The half-open probes are taken: refuse without asking the store
+    /// until then (Unix ms).
+    probes_taken_until: u64,
     /// The consecutive-failure count last seen; a success resets the
     /// shared counter only when this is above zero.
     consecutive_seen: i64,
@@ -161,6 +165,11 @@ impl Breaker {
         {
             return Some(Admission::Reject {
                 retry_after: Duration::from_millis(until - now),
+            });
+        }
+        if now < local.probes_taken_until {
+            return Some(Admission::Reject {
+                retry_after: HALF_OPEN_RETRY_AFTER,
             });
         }
         if now < local.degraded_until {
@@ -278,12 +287,14 @@ impl Breaker {
             .counters
             .incr(&self.keys.probes(generation), 1, Some(COUNTER_TTL))
             .await?;
-        Ok(if n <= i64::from(self.cfg.probes) {
-            Admission::Probe { generation, raw }
-        } else {
-            Admission::Reject {
-                retry_after: HALF_OPEN_RETRY_AFTER,
-            }
+        if n <= i64::from(self.cfg.probes) {
+            return Ok(Admission::Probe { generation, raw });
+        }
+        // Until the next refresh, this instance refuses without asking.
+        let now = env.clock.now_ms();
+        self.local().probes_taken_until = now.saturating_add(ms(self.cfg.refresh));
+        Ok(Admission::Reject {
+            retry_after: HALF_OPEN_RETRY_AFTER,
         })
     }
 
@@ -307,6 +318,7 @@ impl Breaker {
             .await?;
         if swapped {
             self.remember(to, Some(raw), now);
+            self.local().probes_taken_until = 0;
         } else {
             self.forget();
         }

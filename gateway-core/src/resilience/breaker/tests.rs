@@ -289,6 +289,11 @@ fn instances_on_one_store_share_the_state() {
     assert!(rejected(&a.admit()));
     assert!(rejected(&c.admit()));
     block_on(b.breaker.record(&b.env, &probe, OK));
+    assert!(!rejected(&b.admit()));
+    // The others knew the probes taken and refuse for up to `refresh`
+    // without asking the store; then they see it closed.
+    assert!(rejected(&a.admit()));
+    a.advance(Duration::from_secs(1));
     assert!(!rejected(&a.admit()));
     assert!(!rejected(&c.admit()));
 }
@@ -415,6 +420,23 @@ fn successes_cost_no_store_writes_and_one_read_per_refresh() {
     rig.call(OK);
     rig.call(OK);
     assert_eq!(store.ops().1, after_failure.1 + 1);
+}
+
+#[test]
+fn while_probing_other_requests_are_refused_from_the_cache() {
+    let (rig, store) = counted(cfg());
+    tripped(&rig);
+    rig.advance(Duration::from_secs(10));
+    let probe = rig.admit();
+    assert!(matches!(probe, Admission::Probe { .. }), "{probe:?}");
+    assert!(rejected(&rig.admit()));
+    let ops = store.ops();
+    for _ in 0..50 {
+        assert!(rejected(&rig.admit()));
+    }
+    assert_eq!(store.ops(), ops, "no store calls while the probe runs");
+    block_on(rig.breaker.record(&rig.env, &probe, OK));
+    assert!(!rejected(&rig.admit()), "closed by this instance's probe");
 }
 
 #[test]
