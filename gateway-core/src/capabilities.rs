@@ -93,6 +93,20 @@ impl Capabilities {
                 ));
             }
         }
+        if !self.shared_state {
+            for u in config
+                .upstreams
+                .iter()
+                .filter(|u| u.resilience.breaker.is_some())
+            {
+                warnings.push(CapabilityWarning {
+                    path: format!("upstreams.{}.circuit_breaker", u.name),
+                    message: format!(
+                        "each instance of target `{t}` keeps its own breaker state with this store (capability `shared_state`)"
+                    ),
+                });
+            }
+        }
         if !self.listener {
             if config.server.listen.is_some() {
                 warnings.push(CapabilityWarning {
@@ -197,6 +211,26 @@ mod tests {
         let warnings = EDGE.check(&cfg).expect("accepted");
         let paths: Vec<&str> = warnings.iter().map(|w| w.path.as_str()).collect();
         assert_eq!(paths, ["server.listen", "server.tls"]);
+    }
+
+    #[test]
+    fn a_breaker_without_a_shared_store_warns() {
+        let cfg = load(
+            "version: 1\nupstreams:\n  a: { url: 'http://x.test', circuit_breaker: {} }\n  b: { url: 'http://y.test' }\n",
+        );
+        let alone = Capabilities {
+            shared_state: false,
+            ..EDGE
+        };
+        let warnings = alone.check(&cfg).expect("accepted");
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(warnings[0].path, "upstreams.a.circuit_breaker");
+        assert!(
+            warnings[0]
+                .message
+                .contains("`edge` keeps its own breaker state")
+        );
+        assert_eq!(EDGE.check(&cfg).expect("accepted"), vec![]);
     }
 
     #[test]

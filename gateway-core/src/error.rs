@@ -101,6 +101,12 @@ pub enum UpstreamError {
     /// checks (or there are none).
     #[error("no healthy upstream endpoint")]
     NoHealthyEndpoint,
+    /// The upstream's circuit breaker is open: it was not contacted.
+    #[error("upstream circuit open")]
+    CircuitOpen {
+        /// Seconds until the breaker lets requests through again (`Retry-After`).
+        retry_after_secs: u64,
+    },
     /// Reading the request body failed while sending it.
     #[error("request body failed while sending upstream")]
     RequestBody(#[source] BodyError),
@@ -327,6 +333,12 @@ impl GatewayError {
                     "No healthy upstream",
                     None,
                 ),
+                UpstreamError::CircuitOpen { .. } => (
+                    S::SERVICE_UNAVAILABLE,
+                    "circuit-open",
+                    "Upstream temporarily unavailable",
+                    None,
+                ),
                 _ => (S::BAD_GATEWAY, "bad-gateway", "Upstream failed", None),
             },
             Self::Rejected(r) => (r.status, r.kind, r.title, r.detail.clone()),
@@ -391,6 +403,9 @@ impl GatewayError {
             Self::Request(RequestError::Timeout) => {
                 h.insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
+            Self::Upstream(UpstreamError::CircuitOpen { retry_after_secs }) => {
+                h.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            }
             _ => {}
         }
         resp
@@ -433,6 +448,20 @@ mod tests {
         let text = serde_json::to_string(&body_json(resp)).expect("json");
         assert!(!text.contains("10.1.2.3"));
         assert!(!text.contains("os error"));
+    }
+
+    #[test]
+    fn circuit_open_is_503_with_retry_after() {
+        let resp = GatewayError::from(UpstreamError::CircuitOpen {
+            retry_after_secs: 7,
+        })
+        .into_response();
+        assert_eq!(resp.status(), 503);
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "7");
+        let v = body_json(resp);
+        assert_eq!(v["type"], "urn:gateway:problem:circuit-open");
+        assert_eq!(v["status"], 503);
+        assert!(v.get("detail").is_none());
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod normalize;
 pub mod policy;
 pub mod proxy;
 pub mod report;
+pub mod resilience;
 mod router;
 #[cfg(feature = "selftest")]
 pub mod selftest;

@@ -87,13 +87,20 @@ pub(crate) fn env() -> Env {
 /// Like [`env`], but sleeps advance its clock and return at once.
 #[cfg(feature = "selftest")]
 pub(crate) fn env_with_sleep() -> Env {
+    timed().0
+}
+
+/// Like [`env`], but sleeps advance its clock and return at once; with
+/// the clock, to move it from the test.
+pub(crate) fn timed() -> (Env, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(1_700_000_000_000));
     let store: Arc<MemoryStore> = Arc::new(MemoryStore::new(clock.clone(), 1024));
-    Env {
+    let env = Env {
         sleep: Arc::new(AdvanceSleep(clock.clone())),
         counters: store.clone(),
         store,
-        clock,
+        clock: clock.clone(),
         ..env()
-    }
+    };
+    (env, clock)
 }

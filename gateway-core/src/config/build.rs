@@ -21,12 +21,10 @@ use crate::normalize::PathConfig;
 use crate::policy::template::Template;
 use crate::policy::{BuildCx, PolicyRegistry};
 use crate::proxy::{TrustedProxies, parse_net};
+use crate::resilience::{UpstreamFields, UpstreamResilience};
 use crate::router::{RouteKey, Router};
 use crate::upstream::{Endpoint, Mock, Upstream, UpstreamKind};
 use crate::version::{Source, VersionEntry, Versioning, parse_date};
-
-const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl GatewayConfig {
     /// Validates a parsed file. `file` names the source in errors.
@@ -273,11 +271,28 @@ fn build_upstream(name: &str, u: &UpstreamSpec, at: &str, p: &mut Problems) -> O
     if p.len() != before {
         return None;
     }
+    let mut problems = Vec::new();
+    let resilience = UpstreamResilience::build(
+        UpstreamFields {
+            name,
+            proxied: matches!(kind, UpstreamKind::Http { .. }),
+            connect_timeout: u.connect_timeout,
+            timeout: u.timeout,
+            timeouts: u.timeouts.as_ref(),
+            retry: u.retry.as_ref(),
+            circuit_breaker: u.circuit_breaker.as_ref(),
+        },
+        at,
+        &mut problems,
+    );
+    if !problems.is_empty() {
+        p.extend(problems);
+        return None;
+    }
     Some(Upstream {
         name: name.to_owned(),
         kind,
-        connect_timeout: u.connect_timeout.map_or(DEFAULT_CONNECT_TIMEOUT, |d| d.0),
-        timeout: u.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0),
+        resilience,
         preserve_host: u.preserve_host,
         ca_file: u.ca_file.as_deref().map(Into::into),
         balancer: Balancer {
@@ -438,6 +453,15 @@ fn build_route(
             Err(problems) => p.extend(problems),
         }
     }
+    let mut problems = Vec::new();
+    let resilience = crate::resilience::route(
+        r.timeout,
+        r.timeouts.as_ref(),
+        r.retry.as_ref(),
+        at,
+        &mut problems,
+    );
+    p.extend(problems);
     let versioning = r.versioning.as_ref().and_then(|v| {
         build_versioning(
             v,
@@ -470,7 +494,7 @@ fn build_route(
         max_body: r
             .max_body_bytes
             .map_or(server.limits.max_body_bytes, |b| b.0),
-        timeout: r.timeout.map(|t| t.0),
+        resilience,
         versioning,
     };
     let key = RouteKey {

@@ -92,7 +92,7 @@ pub(crate) struct Route {
     pub(crate) buffer_request: bool,
     pub(crate) buffer_response: bool,
     pub(crate) max_body: u64,
-    pub(crate) timeout: Option<Duration>,
+    pub(crate) resilience: crate::resilience::RouteResilience,
     pub(crate) versioning: Option<Versioning>,
 }
 

@@ -11,6 +11,7 @@ use crate::auth::{ConsumerSpec, IssuerSpec};
 pub use crate::balance::{BalanceSpec, HashOnSpec, TargetDetailSpec, TargetSpec};
 pub use crate::health::{ActiveSpec, HealthSpec, PassiveSpec};
 use crate::normalize::{EncodedSlash, Semicolons};
+use crate::resilience::spec::{CircuitBreakerSpec, RetrySpec, TimeoutsSpec};
 
 /// The whole config file.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -128,10 +129,18 @@ pub struct UpstreamSpec {
     pub health: Option<HealthSpec>,
     /// Answer from config instead of proxying.
     pub mock: Option<MockSpec>,
-    /// Longest time to connect. Default 5s.
+    /// Longest time to connect. Default 5s. Same as `timeouts.connect`.
     pub connect_timeout: Option<DurationSpec>,
-    /// Longest time until the response head arrives. Default 30s.
+    /// Longest time one attempt waits for the response head. Default 30s.
+    /// Same as `timeouts.per_try`.
     pub timeout: Option<DurationSpec>,
+    /// Connect, per-attempt and total time limits (routes may override them).
+    pub timeouts: Option<TimeoutsSpec>,
+    /// Retries of failed attempts (off unless given; routes may override
+    /// all but the budget).
+    pub retry: Option<RetrySpec>,
+    /// A circuit breaker shared by the gateway instances on the same store.
+    pub circuit_breaker: Option<CircuitBreakerSpec>,
     /// PEM file of the certificate authorities trusted for this `https`
     /// upstream, instead of the public roots (self-hosted target).
     pub ca_file: Option<String>,
@@ -183,8 +192,14 @@ pub struct RouteSpec {
     pub upstream: String,
     /// Largest request body for this route.
     pub max_body_bytes: Option<ByteSize>,
-    /// Overrides the upstream's `timeout` for this route.
+    /// Overrides the upstream's `timeout` for this route. Same as
+    /// `timeouts.per_try`.
     pub timeout: Option<DurationSpec>,
+    /// Overrides the upstream's `timeouts`, field by field.
+    pub timeouts: Option<TimeoutsSpec>,
+    /// Overrides the upstream's `retry` settings, field by field (not the
+    /// budget).
+    pub retry: Option<RetrySpec>,
     /// API versioning.
     pub versioning: Option<VersioningSpec>,
     /// Ordered policies; requests pass them in order, responses in reverse.

@@ -1,9 +1,12 @@
-//! Sending a request to its upstream, within the route's time budget.
+//! Sending a request to its upstream: attempts within the route's time
+//! budget, guarded by the upstream's circuit breaker and retried as its
+//! retry settings and budget allow (see [`crate::resilience`]).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::{Either, select};
-use http::{HeaderValue, Request, Response, header};
+use http::{HeaderValue, Request, Response, header, request};
 
 use super::ClientInfo;
 use crate::balance::{Affinity, Outcome};
@@ -12,13 +15,17 @@ use crate::config::GatewayConfig;
 use crate::env::{Env, SendOptions};
 use crate::error::{GatewayError, UpstreamError};
 use crate::proxy::{set_forwarding_headers, strip_hop_by_hop};
-use crate::upstream::{Upstream, UpstreamKind};
+use crate::resilience::breaker::{Admission, retry_after_secs};
+use crate::resilience::outcome::Kind;
+use crate::resilience::retry::ReplayBody;
+use crate::resilience::{Plan, RouteResilience};
+use crate::upstream::{Endpoint, Upstream, UpstreamKind};
 
 pub(super) async fn forward(
     env: &Env,
     cfg: &GatewayConfig,
     upstream: &Upstream,
-    route_timeout: Option<Duration>,
+    route: &RouteResilience,
     mut req: Request<Body>,
     client: ClientInfo,
 ) -> Result<Response<Body>, GatewayError> {
@@ -40,35 +47,134 @@ pub(super) async fn forward(
     match &upstream.kind {
         UpstreamKind::Mock(mock) => Ok(mock.respond(&req)),
         UpstreamKind::Http { endpoints } => {
-            let affinity = req.extensions_mut().remove::<Affinity>();
-            let picked = upstream.balancer.pick(env, endpoints, affinity, &[])?;
-            let endpoint = picked.endpoint();
-            let upstream_host = &endpoint.host;
-            let uri = endpoint
-                .target_uri(req.uri())
-                .ok_or(GatewayError::Internal("upstream URI could not be built"))?;
-            *req.uri_mut() = uri;
-            *req.version_mut() = http::Version::HTTP_11;
-            let host = match client_host {
-                Some(h) if upstream.preserve_host => h,
-                _ => upstream_host.clone(),
-            };
-            req.headers_mut().insert(header::HOST, host);
-            let timeout = route_timeout.unwrap_or(upstream.timeout);
-            let options = SendOptions {
-                connect_timeout: upstream.connect_timeout.min(timeout),
-                ca_file: upstream.ca_file.clone(),
-            };
-            let send = env.http.send(req, options);
-            let deadline = env.sleep.sleep(timeout);
-            let result = match select(send, deadline).await {
-                Either::Left((result, _)) => result,
-                Either::Right(((), _)) => Err(UpstreamError::Timeout),
-            };
-            upstream.balancer.report(env, picked, Outcome::of(&result));
-            let mut resp = result?;
-            strip_hop_by_hop(resp.headers_mut());
-            Ok(resp)
+            let host = client_host.filter(|_| upstream.preserve_host);
+            attempts(env, upstream, endpoints, route, req, host).await
         }
     }
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The attempt loop: breaker check, one attempt, outcome recorded, then
+/// retry (after backoff, within the deadline and the budget) or answer.
+async fn attempts(
+    env: &Env,
+    upstream: &Upstream,
+    endpoints: &[Endpoint],
+    route: &RouteResilience,
+    req: Request<Body>,
+    host: Option<HeaderValue>,
+) -> Result<Response<Body>, GatewayError> {
+    let r = &upstream.resilience;
+    let plan = Plan::new((&r.timeouts, &r.retry), route);
+    let start = env.clock.now_ms();
+    let deadline = start.saturating_add(ms(plan.deadline));
+    let (mut parts, body) = req.into_parts();
+    // The hash key for consistent hashing, read once for every attempt.
+    let affinity = parts.extensions.remove::<Affinity>();
+    let mut tried: Vec<Arc<str>> = Vec::new();
+    let mut body = ReplayBody::prepare(body, &parts, &plan).await?;
+    r.budget.record_request(start);
+    // The previous attempt's result, answered if no further attempt is made.
+    let mut last: Option<Result<Response<Body>, UpstreamError>> = None;
+    let mut attempt: u32 = 0;
+    loop {
+        let admission = match &r.breaker {
+            Some(b) => b.admit(env).await,
+            None => Admission::Pass { generation: None },
+        };
+        if let Admission::Reject { retry_after } = admission {
+            return match last {
+                Some(result) => answer(result),
+                None => Err(UpstreamError::CircuitOpen {
+                    retry_after_secs: retry_after_secs(retry_after),
+                }
+                .into()),
+            };
+        }
+        let Some(attempt_body) = body.next() else {
+            return last.map_or(
+                Err(GatewayError::Internal("request body already sent")),
+                answer,
+            );
+        };
+        let left = deadline.saturating_sub(env.clock.now_ms());
+        if left == 0 {
+            return Err(UpstreamError::Timeout.into());
+        }
+        attempt += 1;
+        // The balancer picks among healthy endpoints, avoiding those this
+        // request already tried where it can.
+        let picked = upstream.balancer.pick(env, endpoints, affinity, &tried)?;
+        let endpoint = picked.endpoint();
+        tried.push(endpoint.id.clone());
+        let req = upstream_request(endpoint, &parts, attempt_body, host.as_ref())?;
+        let limit = plan.per_try.min(Duration::from_millis(left));
+        let options = SendOptions {
+            connect_timeout: plan.connect.min(limit),
+            ca_file: upstream.ca_file.clone(),
+        };
+        let result = send_attempt(env, req, options, limit).await;
+        let kind = Kind::of(&result);
+        if let Some(b) = &r.breaker {
+            b.record(env, &admission, kind).await;
+        }
+        upstream.balancer.report(env, picked, Outcome::of(&result));
+        let retry = attempt < plan.attempts
+            && !matches!(admission, Admission::Probe { .. })
+            && plan.may_retry(&parts.method)
+            && plan.retries_on(kind)
+            && body.replayable();
+        if !retry {
+            return answer(result);
+        }
+        let delay = plan.backoff.delay(attempt, &*env.rng);
+        let now = env.clock.now_ms();
+        if now.saturating_add(ms(delay)) >= deadline || !r.budget.try_retry(now) {
+            return answer(result);
+        }
+        last = Some(result);
+        env.sleep.sleep(delay).await;
+    }
+}
+
+/// The request one attempt sends to `endpoint`.
+fn upstream_request(
+    endpoint: &Endpoint,
+    parts: &request::Parts,
+    body: Body,
+    client_host: Option<&HeaderValue>,
+) -> Result<Request<Body>, GatewayError> {
+    let mut parts = parts.clone();
+    parts.uri = endpoint
+        .target_uri(&parts.uri)
+        .ok_or(GatewayError::Internal("upstream URI could not be built"))?;
+    parts.version = http::Version::HTTP_11;
+    let host = client_host.unwrap_or(&endpoint.host).clone();
+    parts.headers.insert(header::HOST, host);
+    Ok(Request::from_parts(parts, body))
+}
+
+/// One attempt: sends `req`, waiting at most `limit` for the response head.
+async fn send_attempt(
+    env: &Env,
+    req: Request<Body>,
+    options: SendOptions,
+    limit: Duration,
+) -> Result<Response<Body>, UpstreamError> {
+    let send = env.http.send(req, options);
+    let timer = env.sleep.sleep(limit);
+    match select(send, timer).await {
+        Either::Left((result, _)) => result,
+        Either::Right(((), _)) => Err(UpstreamError::Timeout),
+    }
+}
+
+/// The final attempt's result as the gateway's answer.
+fn answer(result: Result<Response<Body>, UpstreamError>) -> Result<Response<Body>, GatewayError> {
+    let mut resp = result?;
+    strip_hop_by_hop(resp.headers_mut());
+    Ok(resp)
 }

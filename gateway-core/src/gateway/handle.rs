@@ -134,7 +134,7 @@ pub(super) async fn process(
     }
     let mut resp = match early {
         Some(r) => r,
-        None => forward(env, cfg, upstream, route.timeout, req, client)
+        None => forward(env, cfg, upstream, &route.resilience, req, client)
             .await
             .unwrap_or_else(GatewayError::into_response),
     };

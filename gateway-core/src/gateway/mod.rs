@@ -3,6 +3,8 @@
 mod forward;
 mod handle;
 mod limits;
+#[cfg(test)]
+mod resilience_tests;
 #[cfg(feature = "tower")]
 mod service;
 #[cfg(test)]

@@ -6,8 +6,6 @@ mod endpoint;
 mod mock;
 mod state;
 
-use std::time::Duration;
-
 pub(crate) use endpoint::Endpoint;
 pub(crate) use mock::Mock;
 pub(crate) use state::{StateInner, StateRegistry, UpstreamState};
@@ -32,8 +30,8 @@ pub(crate) enum UpstreamKind {
 pub(crate) struct Upstream {
     pub(crate) name: String,
     pub(crate) kind: UpstreamKind,
-    pub(crate) connect_timeout: Duration,
-    pub(crate) timeout: Duration,
+    /// Timeouts, retries, budget and breaker.
+    pub(crate) resilience: crate::resilience::UpstreamResilience,
     pub(crate) preserve_host: bool,
     pub(crate) ca_file: Option<std::sync::Arc<str>>,
     /// How attempts are spread over the endpoints, and passive health.
@@ -54,7 +52,11 @@ impl Upstream {
             config: config.clone(),
             endpoints: endpoints.clone(),
             state: self.balancer.state.clone(),
-            connect_timeout: self.connect_timeout,
+            connect_timeout: self
+                .resilience
+                .timeouts
+                .connect
+                .unwrap_or(crate::resilience::config::DEFAULT_CONNECT),
             ca_file: self.ca_file.clone(),
         })
     }
