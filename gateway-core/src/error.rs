@@ -97,6 +97,10 @@ pub enum UpstreamError {
     /// No instance is available to take the request.
     #[error("upstream unavailable")]
     Unavailable,
+    /// A discovered upstream has no live instance: the registry service
+    /// named (if any) has none, or the DNS name resolved to nothing.
+    #[error("no instance of the upstream service")]
+    NoInstance(Option<String>),
     /// Reading the request body failed while sending it.
     #[error("request body failed while sending upstream")]
     RequestBody(#[source] BodyError),
@@ -316,6 +320,14 @@ impl GatewayError {
                     "upstream-unavailable",
                     "Upstream unavailable",
                     None,
+                ),
+                UpstreamError::NoInstance(service) => (
+                    S::SERVICE_UNAVAILABLE,
+                    "no-instance",
+                    "No instance available",
+                    service
+                        .as_ref()
+                        .map(|s| format!("No instance of service `{s}` is available.")),
                 ),
                 _ => (S::BAD_GATEWAY, "bad-gateway", "Upstream failed", None),
             },

@@ -15,6 +15,8 @@ use super::spec::{
     VersionSource, VersioningSpec,
 };
 use crate::auth::AuthConfig;
+use crate::discovery::SchemeSpec;
+use crate::discovery::config::{build_discovered, build_registry};
 use crate::normalize::PathConfig;
 use crate::policy::template::Template;
 use crate::policy::{BuildCx, PolicyRegistry};
@@ -92,6 +94,23 @@ impl GatewayConfig {
             keys.push(key);
             routes.push(route);
         }
+        let registry = spec
+            .registry
+            .as_ref()
+            .and_then(|r| build_registry(r, &mut p));
+        if let Some(reg) = &registry {
+            for (i, r) in spec.routes.iter().enumerate() {
+                if reg.shadows(&r.path) {
+                    p.push(
+                        format!("routes[{i}].path"),
+                        format!(
+                            "`{}` is under the registry API prefix `{}`, which the gateway answers itself; move the route or change `registry.prefix`",
+                            r.path, reg.prefix
+                        ),
+                    );
+                }
+            }
+        }
         let router = match Router::build(&keys) {
             Ok(r) => r,
             Err(conflicts) => {
@@ -114,6 +133,7 @@ impl GatewayConfig {
             upstreams,
             routes,
             router,
+            registry,
         })
     }
 }
@@ -192,7 +212,42 @@ fn build_server(s: &ServerSpec, p: &mut Problems) -> ServerConfig {
 }
 
 fn build_upstream(name: &str, u: &UpstreamSpec, at: &str, p: &mut Problems) -> Option<Upstream> {
+    let given: Vec<&str> = [
+        ("url", u.url.is_some()),
+        ("mock", u.mock.is_some()),
+        ("service", u.service.is_some()),
+        ("dns", u.dns.is_some()),
+    ]
+    .iter()
+    .filter_map(|(k, set)| set.then_some(*k))
+    .collect();
+    let discovered = u.service.is_some() || u.dns.is_some();
+    if given.len() > 1 {
+        p.push(
+            at,
+            format!(
+                "give one of `url`, `mock`, `service` and `dns`, not {}",
+                given.join(" and ")
+            ),
+        );
+        return None;
+    }
+    if !discovered {
+        for (field, set) in [
+            ("base_path", u.base_path.is_some()),
+            ("scheme", u.scheme.is_some()),
+            ("discovery_cache", u.discovery_cache.is_some()),
+        ] {
+            if set {
+                p.push(
+                    format!("{at}.{field}"),
+                    "applies only to `service` and `dns` upstreams",
+                );
+            }
+        }
+    }
     let kind = match (&u.url, &u.mock) {
+        _ if discovered => UpstreamKind::Discovered(build_discovered(u, at, p)?),
         (Some(url), None) => match Endpoint::parse_url(url) {
             Ok(e) => UpstreamKind::Http { endpoints: vec![e] },
             Err(e) => {
@@ -201,27 +256,23 @@ fn build_upstream(name: &str, u: &UpstreamSpec, at: &str, p: &mut Problems) -> O
             }
         },
         (None, Some(m)) => UpstreamKind::Mock(build_mock(m, &format!("{at}.mock"), p)?),
-        (Some(_), Some(_)) => {
-            p.push(at, "give either `url` or `mock`, not both");
-            return None;
-        }
-        (None, None) => {
+        _ => {
             p.push(
                 at,
-                "an upstream needs `url` (http:// or https://) or `mock`",
+                "an upstream needs `url` (http:// or https://), `service`, `dns` or `mock`",
             );
             return None;
         }
     };
-    if u.ca_file.is_some()
-        && !u
-            .url
-            .as_deref()
-            .is_some_and(|url| url.starts_with("https://"))
-    {
+    let https = u
+        .url
+        .as_deref()
+        .is_some_and(|url| url.starts_with("https://"))
+        || u.scheme == Some(SchemeSpec::Https);
+    if u.ca_file.is_some() && !https {
         p.push(
             format!("{at}.ca_file"),
-            "`ca_file` applies only to an https:// url",
+            "`ca_file` applies only to an https:// url, or `scheme: https` with `service` or `dns`",
         );
         return None;
     }

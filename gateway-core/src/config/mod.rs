@@ -14,6 +14,7 @@ mod schema;
 pub mod spec;
 pub(crate) mod units;
 
+pub(crate) use error::Problems;
 pub use error::{ConfigError, ConfigProblem};
 pub use load::{load_file_text, load_file_text_with_files, parse_spec};
 pub use model::{GatewayConfig, Limits, RouteSummary, ServerConfig, StoreConfig, TlsFiles};

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::discovery::config::RegistryConfig;
 use crate::normalize::PathConfig;
 use crate::policy::Policy;
 use crate::proxy::TrustedProxies;
@@ -120,12 +121,19 @@ pub struct GatewayConfig {
     pub(crate) upstreams: Vec<Upstream>,
     pub(crate) routes: Vec<Route>,
     pub(crate) router: Router,
+    /// The registry API, when enabled.
+    pub(crate) registry: Option<RegistryConfig>,
 }
 
 impl GatewayConfig {
     /// The file this config came from.
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// The path prefix of the registry API, when the config enables it.
+    pub fn registry_prefix(&self) -> Option<&str> {
+        self.registry.as_ref().map(|r| r.prefix.as_str())
     }
 
     /// The routes in config order.

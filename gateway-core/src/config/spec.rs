@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::units::{ByteSize, DurationSpec};
 use crate::auth::{ConsumerSpec, IssuerSpec};
+use crate::discovery::{DnsSpec, RegistrySpec, SchemeSpec};
 use crate::normalize::{EncodedSlash, Semicolons};
 
 /// The whole config file.
@@ -37,6 +38,9 @@ pub struct GatewaySpec {
     /// JWT issuers, by name, that `auth` policies accept tokens from.
     #[serde(default)]
     pub jwt_issuers: BTreeMap<String, IssuerSpec>,
+    /// The service registry's HTTP API, served by the gateway under a path
+    /// prefix and protected by a bearer token. Off unless given.
+    pub registry: Option<RegistrySpec>,
 }
 
 /// Listener and request-handling settings.
@@ -101,7 +105,8 @@ pub struct PathSpec {
     pub semicolons: Semicolons,
 }
 
-/// An upstream: a URL to proxy to, or a mock that answers from config.
+/// An upstream: a URL to proxy to, a registered service or DNS name whose
+/// instances are looked up per request, or a mock that answers from config.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpstreamSpec {
@@ -109,6 +114,20 @@ pub struct UpstreamSpec {
     pub url: Option<String>,
     /// Answer from config instead of proxying.
     pub mock: Option<MockSpec>,
+    /// Proxy to the live instances of this service in the gateway's
+    /// registry (server-side discovery); 503 when it has none.
+    pub service: Option<String>,
+    /// Proxy to the addresses a DNS name resolves to (self-hosted target,
+    /// capability `dns_discovery`).
+    pub dns: Option<DnsSpec>,
+    /// With `service` or `dns`: path prepended to the request path, e.g. `/api`.
+    pub base_path: Option<String>,
+    /// With `service` or `dns`: the scheme for every instance, overriding
+    /// what instances registered (default: theirs; `http` for DNS).
+    pub scheme: Option<SchemeSpec>,
+    /// With `service`: how long looked-up instances are reused. Default 1s;
+    /// `0` looks up on every request.
+    pub discovery_cache: Option<DurationSpec>,
     /// Longest time to connect. Default 5s.
     pub connect_timeout: Option<DurationSpec>,
     /// Longest time until the response head arrives. Default 30s.

@@ -1,5 +1,5 @@
-//! Upstreams: where a route's requests go. Either a set of HTTP(S)
-//! endpoints or a mock that answers from config.
+//! Upstreams: where a route's requests go. A set of HTTP(S) endpoints,
+//! the instances of a discovered service, or a mock that answers from config.
 
 mod endpoint;
 mod mock;
@@ -17,6 +17,9 @@ pub(crate) enum UpstreamKind {
         /// The configured endpoints.
         endpoints: Vec<Endpoint>,
     },
+    /// Proxy to one of the live instances of a registry service or DNS
+    /// name, resolved per request.
+    Discovered(crate::discovery::resolve::Discovered),
     /// Answer from config.
     Mock(Mock),
 }
