@@ -185,6 +185,7 @@ mod tests {
             listener: false,
             redis: false,
             max_concurrent_subrequests: None,
+            dns_discovery: false,
         };
         let (_, warnings) =
             check_text("env", "version: 1\nserver: { listen: 127.0.0.1:1 }\n", caps)

@@ -23,5 +23,6 @@ pub fn capabilities(store: &StoreConfig) -> Capabilities {
         listener: false,
         redis: true,
         max_concurrent_subrequests: None,
+        dns_discovery: false,
     }
 }

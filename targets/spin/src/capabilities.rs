@@ -26,6 +26,7 @@ pub fn capabilities(store: &StoreConfig, spin_kv: bool) -> Capabilities {
         listener: false,
         redis: false,
         max_concurrent_subrequests: None,
+        dns_discovery: false,
     }
 }
 

@@ -32,6 +32,7 @@ pub fn capabilities(store: &StoreConfig, durable_objects: bool) -> Capabilities 
         listener: false,
         redis: false,
         max_concurrent_subrequests: Some(6),
+        dns_discovery: false,
     }
 }
 
