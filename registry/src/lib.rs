@@ -18,6 +18,8 @@
 //! lock-in).
 
 mod cas;
+#[cfg(feature = "client")]
+pub mod client;
 pub mod layout;
 mod registry;
 mod validate;

@@ -9,6 +9,9 @@
 // Each test binary uses a different subset of the helpers.
 #![allow(dead_code)]
 
+pub(crate) mod bin;
+pub(crate) mod redis;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
