@@ -54,7 +54,9 @@ async fn call(
         req = req.bearer_auth(t);
     }
     if let Some(b) = body {
-        req = req.json(&b);
+        req = req
+            .header("content-type", "application/json")
+            .body(b.to_string());
     }
     let resp = req.send().await?;
     let status = resp.status().as_u16();
@@ -297,8 +299,7 @@ async fn a_service_registered_by_the_client_gets_traffic_until_it_stops_heartbea
         assert_eq!((status, v), (200, json!("hello from the service")));
         tokio::time::sleep(Duration::from_millis(600)).await;
     }
-    let served = upstream.received_requests().await.unwrap_or_default().len();
-    assert_eq!(served, 3);
+    assert_eq!(served(&upstream).await, 3);
 
     // The service stops heartbeating: its registration lapses and traffic stops.
     beats.abort();
@@ -312,14 +313,14 @@ async fn a_service_registered_by_the_client_gets_traffic_until_it_stops_heartbea
         .await,
         "the lapsed instance kept getting traffic"
     );
-    let after_lapse = upstream.received_requests().await.unwrap_or_default().len();
+    let after_lapse = served(&upstream).await;
     for _ in 0..3 {
         let (status, v) = call(reqwest::Method::GET, &url, None, None).await?;
         assert_eq!(status, 503);
         assert_eq!(v["type"], "urn:gateway:problem:no-instance");
     }
     assert_eq!(
-        upstream.received_requests().await.unwrap_or_default().len(),
+        served(&upstream).await,
         after_lapse,
         "no request reached the service after it dropped out"
     );
@@ -333,16 +334,53 @@ async fn a_service_registered_by_the_client_gets_traffic_until_it_stops_heartbea
     Ok(())
 }
 
+/// How many requests `server` received.
+async fn served(server: &MockServer) -> usize {
+    server.received_requests().await.unwrap_or_default().len()
+}
+
+/// The same answer on `127.0.0.1:P` and `[::1]:P`: `localhost` resolves
+/// to both, and the gateway may pick either.
+async fn dual_stack_upstream(body: &str) -> Result<(MockServer, MockServer)> {
+    for _ in 0..20 {
+        let v6 = std::net::TcpListener::bind("[::1]:0")?;
+        let port = v6.local_addr()?.port();
+        let Ok(v4) = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)) else {
+            continue;
+        };
+        let mut servers = Vec::new();
+        for listener in [v4, v6] {
+            let server = MockServer::builder().listener(listener).start().await;
+            Mock::given(any())
+                .respond_with(ResponseTemplate::new(200).set_body_string(body))
+                .mount(&server)
+                .await;
+            servers.push(server);
+        }
+        let v6 = servers.pop().context("v6 server")?;
+        let v4 = servers.pop().context("v4 server")?;
+        return Ok((v4, v6));
+    }
+    bail!("no port free on both 127.0.0.1 and ::1")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dns_upstreams_resolve_through_the_system_resolver() -> Result<()> {
-    let upstream = service_upstream("found by name").await;
+    let (v4, v6) = dual_stack_upstream("found by name").await?;
     let yaml = format!(
         "version: 1\nupstreams:\n  d: {{ dns: {{ name: localhost, port: {} }} }}\n  none: {{ dns: {{ name: no-such-name.invalid, port: 80 }} }}\nroutes:\n  - {{ path: '/d/{{*rest}}', upstream: d }}\n  - {{ path: '/none/{{*rest}}', upstream: none }}\n",
-        upstream.address().port()
+        v4.address().port()
     );
     let gw = TestGateway::start(&yaml).await?;
-    let (status, v) = call(reqwest::Method::GET, &gw.url("/d/x"), None, None).await?;
-    assert_eq!((status, v), (200, json!("found by name")));
+    for _ in 0..4 {
+        let (status, v) = call(reqwest::Method::GET, &gw.url("/d/x"), None, None).await?;
+        assert_eq!((status, v), (200, json!("found by name")));
+    }
+    assert_eq!(
+        (served(&v4).await, served(&v6).await),
+        (2, 2),
+        "`localhost` is 127.0.0.1 and ::1, taken in turn"
+    );
     let (status, v) = call(reqwest::Method::GET, &gw.url("/none/x"), None, None).await?;
     assert_eq!(status, 503, "{v}");
     assert!(
