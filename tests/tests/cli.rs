@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use common::TempDir;
 use common::bin::{local_bin, workspace_root};
 
