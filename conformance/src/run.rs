@@ -43,6 +43,7 @@ pub fn has(caps: &Capabilities, name: &str) -> Result<bool> {
         "file_system" => caps.file_system,
         "listener" => caps.listener,
         "redis" => caps.redis,
+        "dns_discovery" => caps.dns_discovery,
         other => bail!("unknown capability `{other}`"),
     })
 }
