@@ -238,7 +238,10 @@ mod tests {
         let merged = merge("version: 1\n", &[load("a", text)]).expect("merged");
         assert_eq!(merged["registry"]["prefix"], "/a");
         let err = merge("version: 1\n", &[load("a", text), load("b", text)]).expect_err("twice");
-        assert!(err.to_string().contains("`registry` is also defined"), "{err}");
+        assert!(
+            err.to_string().contains("`registry` is also defined"),
+            "{err}"
+        );
     }
 
     #[test]
