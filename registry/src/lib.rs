@@ -17,6 +17,9 @@
 //! through the core's `HttpClient`, `Sleep` and `Clock` (no runtime
 //! lock-in).
 
+// On wasm the env traits are not `Send`/`Sync` by design (one thread).
+#![cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
+
 mod cas;
 #[cfg(feature = "client")]
 pub mod client;

@@ -41,6 +41,9 @@ pub use error::ClientError;
 /// Largest answer body the client reads.
 const MAX_ANSWER: u64 = 1 << 20;
 
+/// Looked-up instances by service, with the time they were fetched.
+type Cache = Mutex<HashMap<String, (u64, Arc<[Instance]>)>>;
+
 struct Inner {
     /// `http(s)://host:port/prefix`, without trailing slash.
     base: String,
@@ -50,7 +53,7 @@ struct Inner {
     sleep: Arc<dyn Sleep>,
     timeout: Duration,
     cache_ttl: Duration,
-    cache: Mutex<HashMap<String, (u64, Arc<[Instance]>)>>,
+    cache: Cache,
 }
 
 /// A registry client. Cheap to clone; clones share the lookup cache.
