@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use gateway_core::discovery::{
     DirectoryError, Instance, Registration, ServiceDirectory, ServiceRegistry, ServiceSummary,
-    check_instance_id, check_service_name,
+    check_names,
 };
 use gateway_core::{Env, KvStore};
 
@@ -28,14 +28,6 @@ impl std::fmt::Debug for Registry {
             .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
-}
-
-fn names(service: &str, id: Option<&str>) -> Result<(), DirectoryError> {
-    check_service_name(service).map_err(|e| DirectoryError::Invalid(format!("service: {e}")))?;
-    if let Some(id) = id {
-        check_instance_id(id).map_err(|e| DirectoryError::Invalid(format!("id: {e}")))?;
-    }
-    Ok(())
 }
 
 impl Registry {
@@ -159,7 +151,7 @@ impl ServiceRegistry for Registry {
         id: &str,
         ttl: Option<Duration>,
     ) -> Result<Registration, DirectoryError> {
-        names(service, Some(id))?;
+        check_names(service, Some(id))?;
         let ttl_ms = ttl.map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX));
         self.cas
             .update(&service_key(service), |doc: &mut ServiceDoc, now| {
@@ -176,7 +168,7 @@ impl ServiceRegistry for Registry {
     }
 
     async fn deregister(&self, service: &str, id: &str) -> Result<bool, DirectoryError> {
-        names(service, Some(id))?;
+        check_names(service, Some(id))?;
         self.cas
             .update(&service_key(service), |doc: &mut ServiceDoc, now| {
                 let pruned = doc.prune(now);
@@ -187,7 +179,7 @@ impl ServiceRegistry for Registry {
     }
 
     async fn registrations(&self, service: &str) -> Result<Vec<Registration>, DirectoryError> {
-        names(service, None)?;
+        check_names(service, None)?;
         let doc = self.document(service).await?;
         let now = self.cas.clock.now_ms();
         Ok(doc.live(now).cloned().collect())

@@ -2,7 +2,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use gateway_core::discovery::{DirectoryError, Instance, check_instance_id, check_service_name};
+use gateway_core::discovery::{DirectoryError, Instance, check_names};
 
 /// Size bounds of the registry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,8 +92,7 @@ fn check_label(field: &str, v: &Option<String>) -> Result<(), DirectoryError> {
 
 /// Checks a registration and returns it with its address in canonical form.
 pub(crate) fn check_instance(mut i: Instance, limits: &Limits) -> Result<Instance, DirectoryError> {
-    check_service_name(&i.service).map_err(|e| invalid("service", e))?;
-    check_instance_id(&i.id).map_err(|e| invalid("id", e))?;
+    check_names(&i.service, Some(&i.id))?;
     i.address = check_address(&i.address)?;
     if i.port == 0 {
         return Err(invalid("port", "must be 1 to 65535"));

@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 
 use super::config::{MIN_TTL, RegistryConfig};
 use super::wire::{HeartbeatRequest, InstancesResponse, RegisterRequest, ServicesResponse};
-use super::{DirectoryError, ServiceRegistry, check_instance_id, check_service_name};
+use super::{DirectoryError, ServiceRegistry, check_names};
 use crate::body::Body;
 use crate::error::{GatewayError, Rejection, RouteError};
 
@@ -87,14 +87,6 @@ fn ttl(
     Ok(Some(ttl))
 }
 
-fn names(service: &str, id: Option<&str>) -> Result<(), DirectoryError> {
-    check_service_name(service).map_err(|e| DirectoryError::Invalid(format!("service: {e}")))?;
-    if let Some(id) = id {
-        check_instance_id(id).map_err(|e| DirectoryError::Invalid(format!("id: {e}")))?;
-    }
-    Ok(())
-}
-
 /// Answers a request under the registry prefix. `registry` is what the
 /// target wired in ([`Gateway::with_directory`](crate::Gateway::with_directory)).
 pub(crate) async fn serve(
@@ -129,7 +121,7 @@ pub(crate) async fn serve(
             if method != Method::GET {
                 return Err(method_not_allowed(&[Method::GET]));
             }
-            names(service, None)?;
+            check_names(service, None)?;
             let instances = registry.registrations(service).await?;
             Ok(json(
                 StatusCode::OK,
@@ -140,7 +132,7 @@ pub(crate) async fn serve(
             ))
         }
         ["services", service, "instances", id] => {
-            names(service, Some(id))?;
+            check_names(service, Some(id))?;
             match method {
                 Method::PUT => {
                     let (service, id) = ((*service).to_owned(), (*id).to_owned());
@@ -172,7 +164,7 @@ pub(crate) async fn serve(
             if method != Method::POST {
                 return Err(method_not_allowed(&[Method::POST]));
             }
-            names(service, Some(id))?;
+            check_names(service, Some(id))?;
             let (service, id) = ((*service).to_owned(), (*id).to_owned());
             let body: HeartbeatRequest = read_json(req).await?.unwrap_or_default();
             let ttl = ttl(body.ttl_ms, None, cfg)?;

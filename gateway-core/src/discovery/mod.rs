@@ -25,7 +25,7 @@ use crate::env::{MaybeSend, MaybeSync};
 
 pub use config::{DnsSpec, RegistrySpec, SchemeSpec};
 pub use error::DirectoryError;
-pub use names::{check_instance_id, check_service_name};
+pub use names::{check_instance_id, check_names, check_service_name};
 
 /// One registered instance of a service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,5 +1,7 @@
 //! Service names and instance ids: short, URL-safe, store-key-safe words.
 
+use super::DirectoryError;
+
 /// Longest service name.
 const MAX_SERVICE: usize = 64;
 /// Longest instance id.
@@ -30,6 +32,16 @@ pub fn check_service_name(name: &str) -> Result<(), String> {
 /// a letter or digit (so `10.0.0.7:8080` is a valid id).
 pub fn check_instance_id(id: &str) -> Result<(), String> {
     check(id, "instance id", MAX_ID, b":")
+}
+
+/// Checks a service name and, when given, an instance id; the error names
+/// the field (`service: ...`, `id: ...`).
+pub fn check_names(service: &str, id: Option<&str>) -> Result<(), DirectoryError> {
+    check_service_name(service).map_err(|e| DirectoryError::Invalid(format!("service: {e}")))?;
+    if let Some(id) = id {
+        check_instance_id(id).map_err(|e| DirectoryError::Invalid(format!("id: {e}")))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

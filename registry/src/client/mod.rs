@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use futures_util::future::{Either, select};
 use gateway_core::discovery::wire::{InstancesResponse, RegisterRequest};
-use gateway_core::discovery::{Instance, Registration, check_instance_id, check_service_name};
+use gateway_core::discovery::{DirectoryError, Instance, Registration, check_names};
 use gateway_core::{Body, Clock, Env, HttpClient, SendOptions, Sleep};
 use http::{HeaderValue, Method, Request, StatusCode, header};
 use serde::de::DeserializeOwned;
@@ -71,11 +71,10 @@ impl std::fmt::Debug for RegistryClient {
 }
 
 fn names(service: &str, id: Option<&str>) -> Result<(), ClientError> {
-    check_service_name(service).map_err(ClientError::Invalid)?;
-    if let Some(id) = id {
-        check_instance_id(id).map_err(ClientError::Invalid)?;
-    }
-    Ok(())
+    check_names(service, id).map_err(|e| match e {
+        DirectoryError::Invalid(why) => ClientError::Invalid(why),
+        other => ClientError::Invalid(other.to_string()),
+    })
 }
 
 impl RegistryClient {
