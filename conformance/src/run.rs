@@ -44,6 +44,7 @@ pub fn has(caps: &Capabilities, name: &str) -> Result<bool> {
         "listener" => caps.listener,
         "redis" => caps.redis,
         "active_health_checks" => caps.active_health_checks,
+        "dns_discovery" => caps.dns_discovery,
         other => bail!("unknown capability `{other}`"),
     })
 }
@@ -89,7 +90,8 @@ async fn send(authority: &str, base_path: &str, case: &Case, prefix: &str) -> Re
 }
 
 /// Every field of `want` is in `got` with the same value; `"*"` matches any
-/// value and `null` requires the field to be absent.
+/// value and `null` requires the field to be absent. Arrays match element
+/// by element (same length), each element by the same rules.
 fn json_contains(got: &Value, want: &Value, at: &str) -> Result<(), String> {
     match (got, want) {
         (Value::Object(g), Value::Object(w)) => {
@@ -102,6 +104,15 @@ fn json_contains(got: &Value, want: &Value, at: &str) -> Result<(), String> {
                     (None, _) => return Err(format!("{at}/{k} missing")),
                     (Some(_), Value::String(s)) if s == "*" => {}
                     (Some(gv), wv) => json_contains(gv, wv, &format!("{at}/{k}"))?,
+                }
+            }
+            Ok(())
+        }
+        (Value::Array(g), Value::Array(w)) if g.len() == w.len() => {
+            for (i, (gv, wv)) in g.iter().zip(w).enumerate() {
+                match wv {
+                    Value::String(s) if s == "*" => {}
+                    wv => json_contains(gv, wv, &format!("{at}/{i}"))?,
                 }
             }
             Ok(())
@@ -269,6 +280,14 @@ mod tests {
         assert!(json_contains(&got, &json!({"h": {"x": null}}), "").is_err());
         assert!(json_contains(&got, &json!({"a": 2}), "").is_err());
         assert!(json_contains(&got, &json!({"b": "*"}), "").is_err());
+        let list = json!({"l": [{"id": 1, "t": 99}, {"id": 2}]});
+        assert!(json_contains(&list, &json!({"l": [{"id": 1}, "*"]}), "").is_ok());
+        assert!(json_contains(&list, &json!({"l": [{"id": 2}, "*"]}), "").is_err());
+        assert!(
+            json_contains(&list, &json!({"l": [{"id": 1}]}), "").is_err(),
+            "length counts"
+        );
+        assert!(json_contains(&list, &json!({"l": []}), "").is_err());
     }
 
     #[test]

@@ -14,7 +14,8 @@ pub struct Scenario {
     /// Capabilities every case needs (names of `Capabilities` fields).
     #[serde(default)]
     pub requires: Vec<String>,
-    /// `upstreams`, `routes`, `consumers` and `jwt_issuers` to merge into the suite's config.
+    /// `upstreams`, `routes`, `consumers`, `jwt_issuers` and `registry` to
+    /// merge into the suite's config.
     pub config: Value,
     /// The requests and what must come back.
     pub cases: Vec<Case>,
@@ -124,8 +125,16 @@ pub fn merge(base: &str, scenarios: &[Scenario]) -> Result<Value> {
     let mut routes = Vec::new();
     // Consumers and JWT issuers are shared by name across scenarios.
     let mut shared: BTreeMap<&str, serde_json::Map<String, Value>> = BTreeMap::new();
+    // The registry API is one section of the config: one scenario may set it.
+    let mut registry: Option<(&str, Value)> = None;
     for s in scenarios {
         let n = &s.name;
+        if let Some(r) = s.config.get("registry") {
+            if let Some((other, _)) = &registry {
+                bail!("{n}: `registry` is also defined by scenario {other}");
+            }
+            registry = Some((n, r.clone()));
+        }
         for key in ["consumers", "jwt_issuers"] {
             for (k, v) in s
                 .config
@@ -187,6 +196,9 @@ pub fn merge(base: &str, scenarios: &[Scenario]) -> Result<Value> {
     for (key, map) in shared {
         obj.insert(key.into(), Value::Object(map));
     }
+    if let Some((_, r)) = registry {
+        obj.insert("registry".into(), r);
+    }
     Ok(root)
 }
 
@@ -213,6 +225,23 @@ mod tests {
         let c = load("c", "config:\n  consumers: { ada: {} }\ncases: []\n");
         let a = load("a", "config:\n  consumers: { ada: {} }\ncases: []\n");
         assert!(merge("version: 1\n", &[a, c]).is_err());
+    }
+
+    #[test]
+    fn one_scenario_may_set_the_registry() {
+        let load = |name: &str, text: &str| {
+            let mut s: Scenario = serde_saphyr::from_str(text).expect("scenario");
+            s.name = name.to_owned();
+            s
+        };
+        let text = "config:\n  registry: { prefix: /a, token_sha256: x }\ncases: []\n";
+        let merged = merge("version: 1\n", &[load("a", text)]).expect("merged");
+        assert_eq!(merged["registry"]["prefix"], "/a");
+        let err = merge("version: 1\n", &[load("a", text), load("b", text)]).expect_err("twice");
+        assert!(
+            err.to_string().contains("`registry` is also defined"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -217,6 +217,7 @@ mod tests {
             redis: false,
             max_concurrent_subrequests: None,
             active_health_checks: false,
+            dns_discovery: false,
         };
         let (_, warnings) = check_text(
             "env",

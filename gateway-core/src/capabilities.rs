@@ -7,6 +7,8 @@
 //! apply there.
 
 use crate::config::{ConfigError, ConfigProblem, GatewayConfig, StoreConfig};
+use crate::discovery::resolve::Source;
+use crate::upstream::UpstreamKind;
 
 /// The platform features a target offers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +36,8 @@ pub struct Capabilities {
     pub max_concurrent_subrequests: Option<u32>,
     /// Background timers can probe upstreams (`health.active`).
     pub active_health_checks: bool,
+    /// Upstreams can be found through DNS (`dns:`, A/AAAA and SRV).
+    pub dns_discovery: bool,
 }
 
 /// A setting that is accepted but has no effect on the target.
@@ -92,6 +96,17 @@ impl Capabilities {
                     ),
                 ));
             }
+            if let UpstreamKind::Discovered(d) = &u.kind
+                && matches!(d.source, Source::Dns(_))
+                && !self.dns_discovery
+            {
+                problems.push(ConfigProblem::new(
+                    format!("upstreams.{}.dns", u.name),
+                    format!(
+                        "target `{t}` cannot resolve DNS names for upstreams (capability `dns_discovery`); register the instances in the registry and use `service`"
+                    ),
+                ));
+            }
         }
         if !self.shared_state {
             for u in config
@@ -106,6 +121,14 @@ impl Capabilities {
                     ),
                 });
             }
+        }
+        if config.registry.is_some() && !self.shared_state {
+            warnings.push(CapabilityWarning {
+                path: "registry".into(),
+                message: format!(
+                    "on target `{t}` this store is not shared (capability `shared_state`): each instance keeps its own registry; use a shared store"
+                ),
+            });
         }
         if !self.listener {
             if config.server.listen.is_some() {
@@ -150,6 +173,7 @@ mod tests {
         redis: false,
         max_concurrent_subrequests: Some(6),
         active_health_checks: false,
+        dns_discovery: false,
     };
 
     fn load(text: &str) -> GatewayConfig {
@@ -172,6 +196,48 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("gw.yaml: upstreams.a.ca_file: target `edge` cannot read files (capability `file_system`)"), "{text}");
+    }
+
+    #[test]
+    fn dns_upstreams_need_dns_discovery() {
+        let cfg = load(
+            "version: 1\nupstreams:\n  d: { dns: { name: users.internal, port: 80 } }\n  s: { service: users }\n",
+        );
+        let text = EDGE.check(&cfg).expect_err("refused").to_string();
+        assert!(
+            text.contains("gw.yaml: upstreams.d.dns: target `edge` cannot resolve DNS names for upstreams (capability `dns_discovery`)"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("upstreams.s"),
+            "registry services work everywhere: {text}"
+        );
+        let dns = Capabilities {
+            dns_discovery: true,
+            ..EDGE
+        };
+        assert_eq!(dns.check(&cfg).expect("accepted"), vec![]);
+    }
+
+    #[test]
+    fn a_registry_without_shared_state_only_warns() {
+        let cfg = load(&format!(
+            "version: 1\nregistry: {{ token_sha256: {} }}\n",
+            "a".repeat(64)
+        ));
+        assert_eq!(EDGE.check(&cfg).expect("accepted"), vec![]);
+        let alone = Capabilities {
+            shared_state: false,
+            ..EDGE
+        };
+        let w = alone.check(&cfg).expect("accepted");
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].path, "registry");
+        assert!(
+            w[0].message.contains("capability `shared_state`"),
+            "{:?}",
+            w[0]
+        );
     }
 
     #[test]

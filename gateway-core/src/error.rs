@@ -107,6 +107,10 @@ pub enum UpstreamError {
         /// Seconds until the breaker lets requests through again (`Retry-After`).
         retry_after_secs: u64,
     },
+    /// A discovered upstream has no live instance: the registry service
+    /// named (if any) has none, or the DNS name resolved to nothing.
+    #[error("no instance of the upstream service")]
+    NoInstance(Option<String>),
     /// Reading the request body failed while sending it.
     #[error("request body failed while sending upstream")]
     RequestBody(#[source] BodyError),
@@ -338,6 +342,14 @@ impl GatewayError {
                     "circuit-open",
                     "Upstream temporarily unavailable",
                     None,
+                ),
+                UpstreamError::NoInstance(service) => (
+                    S::SERVICE_UNAVAILABLE,
+                    "no-instance",
+                    "No instance available",
+                    service
+                        .as_ref()
+                        .map(|s| format!("No instance of service `{s}` is available.")),
                 ),
                 _ => (S::BAD_GATEWAY, "bad-gateway", "Upstream failed", None),
             },

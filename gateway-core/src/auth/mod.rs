@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use api_key::hash_api_key;
+pub(crate) use api_key::{parse_key_hash, sha256};
 pub use basic::hash_password;
 pub use config::{
     ApiKeyAuthSpec, AuthSpec, BasicAuthSpec, ForwardSpec, JwtAuthSpec, MethodRequireSpec,

@@ -16,6 +16,8 @@ use super::spec::{
 };
 use crate::auth::AuthConfig;
 use crate::balance::{Balancer, build_algorithm, build_targets};
+use crate::discovery::SchemeSpec;
+use crate::discovery::config::{build_discovered, build_registry};
 use crate::health::config::{build_active, build_passive};
 use crate::normalize::PathConfig;
 use crate::policy::template::Template;
@@ -92,6 +94,23 @@ impl GatewayConfig {
             keys.push(key);
             routes.push(route);
         }
+        let registry = spec
+            .registry
+            .as_ref()
+            .and_then(|r| build_registry(r, &mut p));
+        if let Some(reg) = &registry {
+            for (i, r) in spec.routes.iter().enumerate() {
+                if reg.shadows(&r.path) {
+                    p.push(
+                        format!("routes[{i}].path"),
+                        format!(
+                            "`{}` is under the registry API prefix `{}`, which the gateway answers itself; move the route or change `registry.prefix`",
+                            r.path, reg.prefix
+                        ),
+                    );
+                }
+            }
+        }
         let router = match Router::build(&keys) {
             Ok(r) => r,
             Err(conflicts) => {
@@ -114,6 +133,7 @@ impl GatewayConfig {
             upstreams,
             routes,
             router,
+            registry,
         })
     }
 }
@@ -193,7 +213,43 @@ fn build_server(s: &ServerSpec, p: &mut Problems) -> ServerConfig {
 
 fn build_upstream(name: &str, u: &UpstreamSpec, at: &str, p: &mut Problems) -> Option<Upstream> {
     let before = p.len();
+    let given: Vec<&str> = [
+        ("url", u.url.is_some()),
+        ("targets", u.targets.is_some()),
+        ("mock", u.mock.is_some()),
+        ("service", u.service.is_some()),
+        ("dns", u.dns.is_some()),
+    ]
+    .iter()
+    .filter_map(|(k, set)| set.then_some(*k))
+    .collect();
+    let discovered = u.service.is_some() || u.dns.is_some();
+    if given.len() > 1 {
+        p.push(
+            at,
+            format!(
+                "give one of `url`, `targets`, `mock`, `service` and `dns`, not {}",
+                given.join(" and ")
+            ),
+        );
+        return None;
+    }
+    if !discovered {
+        for (field, set) in [
+            ("base_path", u.base_path.is_some()),
+            ("scheme", u.scheme.is_some()),
+            ("discovery_cache", u.discovery_cache.is_some()),
+        ] {
+            if set {
+                p.push(
+                    format!("{at}.{field}"),
+                    "applies only to `service` and `dns` upstreams",
+                );
+            }
+        }
+    }
     let kind = match (&u.url, &u.targets, &u.mock) {
+        _ if discovered => UpstreamKind::Discovered(build_discovered(u, at, p)?),
         (Some(url), None, None) => match Endpoint::parse_url(url) {
             Ok(e) => UpstreamKind::Http { endpoints: vec![e] },
             Err(e) => {
@@ -205,15 +261,11 @@ fn build_upstream(name: &str, u: &UpstreamSpec, at: &str, p: &mut Problems) -> O
             endpoints: build_targets(targets, &format!("{at}.targets"), p),
         },
         (None, None, Some(m)) => UpstreamKind::Mock(build_mock(m, &format!("{at}.mock"), p)?),
-        (None, None, None) => {
+        _ => {
             p.push(
                 at,
-                "an upstream needs `url` (http:// or https://), `targets` or `mock`",
+                "an upstream needs `url` (http:// or https://), `targets`, `service`, `dns` or `mock`",
             );
-            return None;
-        }
-        _ => {
-            p.push(at, "give only one of `url`, `targets` and `mock`");
             return None;
         }
     };
@@ -231,6 +283,21 @@ fn build_upstream(name: &str, u: &UpstreamSpec, at: &str, p: &mut Problems) -> O
             }
             true
         }
+        UpstreamKind::Discovered(_) => {
+            if u.ca_file.is_some() && u.scheme != Some(SchemeSpec::Https) {
+                p.push(
+                    format!("{at}.ca_file"),
+                    "`ca_file` applies to `service` or `dns` only with `scheme: https`",
+                );
+            }
+            if u.health.as_ref().is_some_and(|h| h.active.is_some()) {
+                p.push(
+                    format!("{at}.health.active"),
+                    "active checks apply to `url` and `targets`; registered instances leave when they stop heartbeating",
+                );
+            }
+            true
+        }
         UpstreamKind::Mock(_) => {
             let set = [
                 ("ca_file", u.ca_file.is_some()),
@@ -243,7 +310,7 @@ fn build_upstream(name: &str, u: &UpstreamSpec, at: &str, p: &mut Problems) -> O
                 p.push(
                     format!("{at}.{field}"),
                     format!(
-                        "`{field}` applies only to an upstream that proxies (`url` or `targets`)"
+                        "`{field}` applies only to an upstream that proxies (`url`, `targets`, `service` or `dns`)"
                     ),
                 );
             }
@@ -275,7 +342,7 @@ fn build_upstream(name: &str, u: &UpstreamSpec, at: &str, p: &mut Problems) -> O
     let resilience = UpstreamResilience::build(
         UpstreamFields {
             name,
-            proxied: matches!(kind, UpstreamKind::Http { .. }),
+            proxied: proxies,
             connect_timeout: u.connect_timeout,
             timeout: u.timeout,
             timeouts: u.timeouts.as_ref(),

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::discovery::config::RegistryConfig;
 use crate::health::ActiveHealthCheck;
 use crate::normalize::PathConfig;
 use crate::policy::Policy;
@@ -121,6 +122,8 @@ pub struct GatewayConfig {
     pub(crate) upstreams: Vec<Upstream>,
     pub(crate) routes: Vec<Route>,
     pub(crate) router: Router,
+    /// The registry API, when enabled.
+    pub(crate) registry: Option<RegistryConfig>,
 }
 
 impl GatewayConfig {
@@ -139,6 +142,11 @@ impl GatewayConfig {
             .iter()
             .filter_map(Upstream::active_health_check)
             .collect()
+    }
+
+    /// The path prefix of the registry API, when the config enables it.
+    pub fn registry_prefix(&self) -> Option<&str> {
+        self.registry.as_ref().map(|r| r.prefix.as_str())
     }
 
     /// The routes in config order.

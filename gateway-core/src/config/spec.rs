@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::units::{ByteSize, DurationSpec};
 use crate::auth::{ConsumerSpec, IssuerSpec};
 pub use crate::balance::{BalanceSpec, HashOnSpec, TargetDetailSpec, TargetSpec};
+use crate::discovery::{DnsSpec, RegistrySpec, SchemeSpec};
 pub use crate::health::{ActiveSpec, HealthSpec, PassiveSpec};
 use crate::normalize::{EncodedSlash, Semicolons};
 use crate::resilience::spec::{CircuitBreakerSpec, RetrySpec, TimeoutsSpec};
@@ -40,6 +41,9 @@ pub struct GatewaySpec {
     /// JWT issuers, by name, that `auth` policies accept tokens from.
     #[serde(default)]
     pub jwt_issuers: BTreeMap<String, IssuerSpec>,
+    /// The service registry's HTTP API, served by the gateway under a path
+    /// prefix and protected by a bearer token. Off unless given.
+    pub registry: Option<RegistrySpec>,
 }
 
 /// Listener and request-handling settings.
@@ -104,7 +108,8 @@ pub struct PathSpec {
     pub semicolons: Semicolons,
 }
 
-/// An upstream: a URL or several targets to proxy to, or a mock that
+/// An upstream: a URL or several targets to proxy to, a registered service
+/// or DNS name whose instances are looked up per request, or a mock that
 /// answers from config.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -129,6 +134,20 @@ pub struct UpstreamSpec {
     pub health: Option<HealthSpec>,
     /// Answer from config instead of proxying.
     pub mock: Option<MockSpec>,
+    /// Proxy to the live instances of this service in the gateway's
+    /// registry (server-side discovery); 503 when it has none.
+    pub service: Option<String>,
+    /// Proxy to the addresses a DNS name resolves to (self-hosted target,
+    /// capability `dns_discovery`).
+    pub dns: Option<DnsSpec>,
+    /// With `service` or `dns`: path prepended to the request path, e.g. `/api`.
+    pub base_path: Option<String>,
+    /// With `service` or `dns`: the scheme for every instance, overriding
+    /// what instances registered (default: theirs; `http` for DNS).
+    pub scheme: Option<SchemeSpec>,
+    /// With `service`: how long looked-up instances are reused. Default 1s;
+    /// `0` looks up on every request.
+    pub discovery_cache: Option<DurationSpec>,
     /// Longest time to connect. Default 5s. Same as `timeouts.connect`.
     pub connect_timeout: Option<DurationSpec>,
     /// Longest time one attempt waits for the response head. Default 30s.

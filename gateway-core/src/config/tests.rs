@@ -286,3 +286,78 @@ mod never_panics {
         }
     }
 }
+
+const TOKEN_SHA: &str = "registry: { token_sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 }\n";
+
+#[test]
+fn discovered_upstreams_are_validated() {
+    let p = problems(
+        "version: 1\nupstreams:\n  a: { url: 'http://x', service: users }\n  b: { service: 'users/x' }\n  c: { dns: { name: 'a..b', port: 80 } }\n  d: { dns: { name: users.internal } }\n  e: { dns: { name: _http._tcp.users, srv: true, port: 80 } }\n  f: { url: 'http://x', base_path: /api }\n  g: { service: users, base_path: 'api' }\n  h: { dns: { name: users.internal, port: 80 }, discovery_cache: 1s }\n  i: { service: users, discovery_cache: 2m }\n  j: { service: users, ca_file: ca.pem }\n",
+    );
+    let expected = [
+        "gw.yaml: upstreams.a: give one of `url`, `mock`, `service` and `dns`, not url and service",
+        "gw.yaml: upstreams.b.service: a service name starts with a letter or digit",
+        "gw.yaml: upstreams.c.dns.name: `a..b` is not a DNS name",
+        "gw.yaml: upstreams.d.dns.port: give the port",
+        "gw.yaml: upstreams.e.dns.port: SRV records carry their ports",
+        "gw.yaml: upstreams.f.base_path: applies only to `service` and `dns` upstreams",
+        "gw.yaml: upstreams.g.base_path: a path starting with `/`",
+        "gw.yaml: upstreams.h.discovery_cache: DNS answers are cached for their records' TTLs",
+        "gw.yaml: upstreams.i.discovery_cache: at most 1m",
+        "gw.yaml: upstreams.j.ca_file: `ca_file` applies only to an https:// url, or `scheme: https`",
+    ];
+    assert_eq!(p.len(), expected.len(), "{p:#?}");
+    for (got, want) in p.iter().zip(expected) {
+        assert!(got.starts_with(want), "{got}\nwant: {want}");
+    }
+    assert!(
+        load("version: 1\nupstreams:\n  s: { service: users, scheme: https, base_path: /v1/, ca_file: ca.pem, discovery_cache: 0 }\n  d: { dns: { name: _http._tcp.users.internal., srv: true } }\n")
+            .is_ok()
+    );
+}
+
+#[test]
+fn registry_section_is_validated() {
+    let cfg = load(&format!("version: 1\n{TOKEN_SHA}")).expect("valid");
+    assert_eq!(
+        cfg.registry_prefix(),
+        Some("/registry"),
+        "the default prefix"
+    );
+    assert_eq!(
+        load("version: 1\n").expect("valid").registry_prefix(),
+        None,
+        "off by default"
+    );
+    let p = problems(
+        "version: 1\nregistry: { prefix: 'registry/', token_sha256: 'secret', default_ttl: 500ms, max_ttl: 100ms }\n",
+    );
+    let expected = [
+        "gw.yaml: registry.prefix: a path like `/registry`",
+        "gw.yaml: registry.token_sha256: the token is given as its SHA-256 digest",
+        "gw.yaml: registry.default_ttl: must be at least 1s",
+        "gw.yaml: registry.max_ttl: must be at least `default_ttl` (500 ms)",
+    ];
+    assert_eq!(p.len(), expected.len(), "{p:#?}");
+    for (got, want) in p.iter().zip(expected) {
+        assert!(got.starts_with(want), "{got}\nwant: {want}");
+    }
+    assert!(
+        !p.iter().any(|l| l.contains("secret")),
+        "the token value is not echoed: {p:#?}"
+    );
+}
+
+#[test]
+fn routes_under_the_registry_prefix_are_refused() {
+    let p = problems(&format!(
+        "version: 1\n{TOKEN_SHA}upstreams: {{ m: {{ mock: {{ body: x }} }} }}\nroutes:\n  - {{ path: /registry, upstream: m }}\n  - {{ path: '/registry/{{*rest}}', upstream: m }}\n  - {{ path: /registryx, upstream: m }}\n  - {{ path: '/{{*rest}}', upstream: m }}\n"
+    ));
+    assert_eq!(
+        p,
+        [
+            "gw.yaml: routes[0].path: `/registry` is under the registry API prefix `/registry`, which the gateway answers itself; move the route or change `registry.prefix`",
+            "gw.yaml: routes[1].path: `/registry/{*rest}` is under the registry API prefix `/registry`, which the gateway answers itself; move the route or change `registry.prefix`",
+        ]
+    );
+}

@@ -12,6 +12,7 @@ use super::ClientInfo;
 use crate::balance::{Affinity, Outcome};
 use crate::body::Body;
 use crate::config::GatewayConfig;
+use crate::discovery::resolve::Discovery;
 use crate::env::{Env, SendOptions};
 use crate::error::{GatewayError, UpstreamError};
 use crate::proxy::{set_forwarding_headers, strip_hop_by_hop};
@@ -24,6 +25,7 @@ use crate::upstream::{Endpoint, Upstream, UpstreamKind};
 pub(super) async fn forward(
     env: &Env,
     cfg: &GatewayConfig,
+    discovery: &Discovery,
     upstream: &Upstream,
     route: &RouteResilience,
     mut req: Request<Body>,
@@ -44,11 +46,17 @@ pub(super) async fn forward(
         client.tls,
         client_host.as_ref().and_then(|h| h.to_str().ok()),
     );
+    let host = client_host.filter(|_| upstream.preserve_host);
     match &upstream.kind {
         UpstreamKind::Mock(mock) => Ok(mock.respond(&req)),
         UpstreamKind::Http { endpoints } => {
-            let host = client_host.filter(|_| upstream.preserve_host);
             attempts(env, upstream, endpoints, route, req, host).await
+        }
+        UpstreamKind::Discovered(d) => {
+            // The live instances, looked up (briefly cached) per request,
+            // balanced like static endpoints.
+            let discovered = discovery.endpoints(d, env.clock.now_ms()).await?;
+            attempts(env, upstream, &discovered, route, req, host).await
         }
     }
 }

@@ -10,6 +10,8 @@ use super::forward::forward;
 use super::limits::{check_head, content_length};
 use crate::body::Body;
 use crate::config::GatewayConfig;
+use crate::discovery::api;
+use crate::discovery::resolve::Discovery;
 use crate::env::Env;
 use crate::error::{GatewayError, RequestError, UpstreamError};
 use crate::normalize::normalize_path;
@@ -52,12 +54,18 @@ fn with_path(uri: &Uri, path: &str) -> Result<Uri, GatewayError> {
 pub(super) async fn process(
     env: &Env,
     cfg: &GatewayConfig,
+    discovery: &Discovery,
     mut req: Request<Body>,
     client: ClientInfo,
 ) -> Result<Response<Body>, GatewayError> {
     check_head(&req, &cfg.server.limits)?;
     if let Cow::Owned(path) = normalize_path(req.uri().path(), &cfg.server.path)? {
         *req.uri_mut() = with_path(req.uri(), &path)?;
+    }
+    if let Some(registry) = &cfg.registry
+        && registry.owns(req.uri().path())
+    {
+        return api::serve(discovery.registry.as_deref(), registry, req).await;
     }
     let host = request_host(&req);
     let matched = cfg.router.find(
@@ -134,9 +142,17 @@ pub(super) async fn process(
     }
     let mut resp = match early {
         Some(r) => r,
-        None => forward(env, cfg, upstream, &route.resilience, req, client)
-            .await
-            .unwrap_or_else(GatewayError::into_response),
+        None => forward(
+            env,
+            cfg,
+            discovery,
+            upstream,
+            &route.resilience,
+            req,
+            client,
+        )
+        .await
+        .unwrap_or_else(GatewayError::into_response),
     };
     if route.buffer_response && !resp.body().is_buffered() {
         let body = std::mem::take(resp.body_mut());

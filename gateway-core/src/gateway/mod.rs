@@ -18,6 +18,8 @@ use http::{Request, Response};
 
 use crate::body::Body;
 use crate::config::GatewayConfig;
+use crate::discovery::resolve::Discovery;
+use crate::discovery::{NameResolver, ServiceRegistry};
 use crate::env::Env;
 use crate::upstream::StateRegistry;
 
@@ -43,7 +45,9 @@ struct Inner {
     env: Env,
     config: ArcSwap<GatewayConfig>,
     /// Endpoint state by upstream name, carried from config to config.
-    upstream_state: StateRegistry,
+    upstream_state: Arc<StateRegistry>,
+    /// The registry and resolver that discovered upstreams use.
+    discovery: Discovery,
 }
 
 /// A running gateway. Cheap to clone; clones share config and environment.
@@ -63,13 +67,43 @@ impl std::fmt::Debug for Gateway {
 impl Gateway {
     /// A gateway serving `config` through `env`.
     pub fn new(mut config: GatewayConfig, env: Env) -> Self {
-        let upstream_state = StateRegistry::default();
+        let upstream_state = Arc::new(StateRegistry::default());
         upstream_state.adopt(&mut config.upstreams);
         Self {
             inner: Arc::new(Inner {
                 env,
                 config: ArcSwap::from_pointee(config),
                 upstream_state,
+                discovery: Discovery::default(),
+            }),
+        }
+    }
+
+    /// This gateway with `registry` as its service directory: `service`
+    /// upstreams resolve through it and the registry API (when the config
+    /// enables it) reads and writes it. Call before cloning the gateway:
+    /// earlier clones keep the previous wiring.
+    pub fn with_directory(self, registry: Arc<dyn ServiceRegistry>) -> Self {
+        self.rewired(Some(registry), None)
+    }
+
+    /// This gateway with `resolver` for `dns` upstreams (self-hosted
+    /// target). Call before cloning the gateway.
+    pub fn with_resolver(self, resolver: Arc<dyn NameResolver>) -> Self {
+        self.rewired(None, Some(resolver))
+    }
+
+    fn rewired(
+        self,
+        registry: Option<Arc<dyn ServiceRegistry>>,
+        resolver: Option<Arc<dyn NameResolver>>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                env: self.inner.env.clone(),
+                config: ArcSwap::new(self.inner.config.load_full()),
+                upstream_state: self.inner.upstream_state.clone(),
+                discovery: self.inner.discovery.rewired(registry, resolver),
             }),
         }
     }
@@ -95,7 +129,8 @@ impl Gateway {
     /// Handles one request. Never fails: errors become problem+json responses.
     pub async fn handle(&self, req: Request<Body>, client: ClientInfo) -> Response<Body> {
         let config = self.inner.config.load_full();
-        match handle::process(&self.inner.env, &config, req, client).await {
+        let inner = &*self.inner;
+        match handle::process(&inner.env, &config, &inner.discovery, req, client).await {
             Ok(resp) => resp,
             Err(e) => e.into_response(),
         }

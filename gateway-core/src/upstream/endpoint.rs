@@ -62,10 +62,6 @@ impl Endpoint {
 
     /// The endpoint for a registry instance, with the base path of the
     /// upstream that names its service.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "used once upstreams name registry services")
-    )]
     pub(crate) fn from_instance(
         i: &crate::discovery::Instance,
         base_path: &str,

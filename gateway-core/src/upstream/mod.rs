@@ -1,6 +1,6 @@
-//! Upstreams: where a route's requests go. Either a set of HTTP(S)
-//! endpoints, balanced and health-checked, or a mock that answers from
-//! config.
+//! Upstreams: where a route's requests go. A set of HTTP(S) endpoints or
+//! the instances of a discovered service, balanced and health-checked, or
+//! a mock that answers from config.
 
 mod endpoint;
 mod mock;
@@ -21,6 +21,9 @@ pub(crate) enum UpstreamKind {
         /// The configured endpoints.
         endpoints: Vec<Endpoint>,
     },
+    /// Proxy to one of the live instances of a registry service or DNS
+    /// name, resolved per request.
+    Discovered(crate::discovery::resolve::Discovered),
     /// Answer from config.
     Mock(Mock),
 }

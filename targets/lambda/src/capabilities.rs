@@ -24,5 +24,6 @@ pub fn capabilities(store: &StoreConfig) -> Capabilities {
         redis: true,
         max_concurrent_subrequests: None,
         active_health_checks: false,
+        dns_discovery: false,
     }
 }

@@ -167,8 +167,9 @@ impl LambdaGateway {
         let deferred = Arc::new(InvocationDeferred::default());
         let mut env = tokio_env(store, Arc::new(HyperClient::default()));
         env.deferred = deferred.clone();
+        let registry = Arc::new(gateway_registry::Registry::new(&env));
         Ok(Self {
-            gateway: Gateway::new(config, env),
+            gateway: Gateway::new(config, env).with_directory(registry),
             deferred,
         })
     }

@@ -3,6 +3,7 @@
 //! This crate only adapts: it converts hyper types to `http` types,
 //! implements the core's environment traits on tokio, and runs listeners.
 
+pub mod dns;
 pub mod head_timeout;
 pub mod health;
 pub mod reload;
@@ -20,6 +21,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use gateway_registry::Registry;
 use gateway_tokio::{HyperClient, SystemClock, tokio_env};
 
 /// Entries the embedded store keeps at most.
@@ -41,6 +43,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     redis: true,
     max_concurrent_subrequests: None,
     active_health_checks: true,
+    dns_discovery: true,
 };
 
 /// Reads and validates a config file, also against [`CAPABILITIES`].
@@ -71,6 +74,19 @@ pub async fn build_store(config: &GatewayConfig) -> anyhow::Result<Arc<dyn KvSto
     gateway_store_redis::open_store(&config.store, Arc::new(SystemClock), MEMORY_STORE_ENTRIES)
         .await
         .context("connecting the state store")
+}
+
+/// The gateway with the service registry over `env.store` and the
+/// system's DNS resolver (for `dns` upstreams) wired in.
+pub fn wire_discovery(gateway: Gateway, env: &gateway_core::Env) -> Gateway {
+    let gateway = gateway.with_directory(Arc::new(Registry::new(env)));
+    match dns::DnsResolver::system() {
+        Ok(resolver) => gateway.with_resolver(Arc::new(resolver)),
+        Err(e) => {
+            tracing::warn!(error = %e, "no DNS resolver: `dns` upstreams will answer 503");
+            gateway
+        }
+    }
 }
 
 /// How to start a server.
@@ -150,7 +166,7 @@ pub async fn start(opts: StartOptions) -> anyhow::Result<RunningServer> {
     let settings = server::ListenerSettings::from_config(&cfg);
     let store = build_store(&cfg).await?;
     let env = tokio_env(store, Arc::new(HyperClient::default()));
-    let gateway = Gateway::new(cfg, env);
+    let gateway = wire_discovery(Gateway::new(cfg, env.clone()), &env);
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;

@@ -27,6 +27,7 @@ pub fn capabilities(store: &StoreConfig, spin_kv: bool) -> Capabilities {
         redis: false,
         max_concurrent_subrequests: None,
         active_health_checks: false,
+        dns_discovery: false,
     }
 }
 

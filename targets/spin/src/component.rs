@@ -92,7 +92,8 @@ fn instance() -> Rc<Instance> {
                         http: Arc::new(SpinHttpClient),
                         deferred: deferred.clone(),
                     };
-                    Gateway::new(config, env)
+                    let registry = Arc::new(gateway_registry::Registry::new(&env));
+                    Gateway::new(config, env).with_directory(registry)
                 })
                 .map_err(|e| {
                     eprintln!("gateway-spin: the embedded config does not load: {e}");

@@ -33,6 +33,7 @@ pub fn capabilities(store: &StoreConfig, durable_objects: bool) -> Capabilities 
         redis: false,
         max_concurrent_subrequests: Some(6),
         active_health_checks: false,
+        dns_discovery: false,
     }
 }
 

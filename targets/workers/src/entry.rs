@@ -134,7 +134,8 @@ fn instance(env: &worker::Env) -> Rc<Instance> {
                         http: Arc::new(FetchHttpClient),
                         deferred: deferred.clone(),
                     };
-                    Gateway::new(config, env)
+                    let registry = Arc::new(gateway_registry::Registry::new(&env));
+                    Gateway::new(config, env).with_directory(registry)
                 })
                 .map_err(|e| {
                     worker::console_error!(
