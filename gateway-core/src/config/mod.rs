@@ -15,11 +15,13 @@ pub mod spec;
 pub(crate) mod units;
 pub mod vars;
 
+pub(crate) use error::Problems;
 pub use error::{ConfigError, ConfigProblem};
 pub use load::{
     load_file_text, load_file_text_with_files, load_file_text_with_vars, parse_spec,
     parse_spec_with_vars,
 };
+pub(crate) use model::RouteTarget;
 pub use model::{GatewayConfig, Limits, RouteSummary, ServerConfig, StoreConfig, TlsFiles};
 pub use schema::json_schema;
 pub use units::{ByteSize, DurationSpec};

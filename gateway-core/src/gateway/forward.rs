@@ -13,7 +13,7 @@ use crate::error::{GatewayError, UpstreamError};
 use crate::proxy::{set_forwarding_headers, strip_hop_by_hop};
 use crate::upstream::{Upstream, UpstreamKind};
 
-pub(super) async fn forward(
+pub(crate) async fn forward(
     env: &Env,
     cfg: &GatewayConfig,
     upstream: &Upstream,
