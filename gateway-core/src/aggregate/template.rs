@@ -147,9 +147,13 @@ impl PathTemplate {
             let pointer = field.strip_prefix("body").ok_or_else(|| {
                 format!("`{{{name}}}`: write `{{steps.{backend}.body/json/pointer}}`")
             })?;
-            if !(pointer.is_empty() || pointer.starts_with('/')) {
+            let bad_escape = pointer
+                .split('~')
+                .skip(1)
+                .any(|rest| !(rest.starts_with('0') || rest.starts_with('1')));
+            if !(pointer.is_empty() || pointer.starts_with('/')) || bad_escape {
                 return Err(format!(
-                    "`{{{name}}}`: after `body` comes a JSON pointer such as `/team/id`"
+                    "`{{{name}}}`: after `body` comes a JSON pointer such as `/team/id` (`~0` for `~`, `~1` for `/`)"
                 ));
             }
             let index = scope
@@ -319,6 +323,8 @@ mod tests {
         assert!(err("/u/{steps.orders.body/x}").contains("no backend `orders`"));
         assert!(err("/u/{steps.user.status}").contains("steps.user.body"));
         assert!(err("/u/{steps.user.bodyx}").contains("JSON pointer"));
+        assert!(err("/u/{steps.user.body/a~2b}").contains("JSON pointer"));
+        assert!(PathTemplate::parse("/u/{steps.user.body/a~1b~0c}", &s).is_ok());
         assert!(err("/files/{rest}").contains("catch-all"));
         assert!(err("/a b").contains("percent-encoded"));
         assert!(err("/a#frag").contains("percent-encoded"));
