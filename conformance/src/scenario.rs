@@ -117,8 +117,9 @@ fn prefix_upstream(v: &mut Value, name: &str) {
     }
 }
 
-/// Merges the fragments into `base`: upstreams become `NAME-upstream`,
-/// route paths and names get `/NAME` and `NAME:`.
+/// Merges the fragments into `base`: upstreams become `NAME-upstream`
+/// (where routes, versions and aggregate backends name them), route paths
+/// and names get `/NAME` and `NAME:`.
 pub fn merge(base: &str, scenarios: &[Scenario]) -> Result<Value> {
     let mut root: Value = serde_saphyr::from_str(base).context("parsing base.yaml")?;
     let mut upstreams = serde_json::Map::new();
@@ -175,6 +176,17 @@ pub fn merge(base: &str, scenarios: &[Scenario]) -> Result<Value> {
             }
             if let Some(u) = obj.get_mut("upstream") {
                 prefix_upstream(u, n);
+            }
+            for b in obj
+                .get_mut("aggregate")
+                .and_then(|a| a.get_mut("backends"))
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(u) = b.get_mut("upstream") {
+                    prefix_upstream(u, n);
+                }
             }
             if let Some(vs) = obj
                 .get_mut("versioning")
@@ -247,7 +259,7 @@ mod tests {
     #[test]
     fn merge_namespaces_paths_names_and_upstreams() {
         let s: Scenario = serde_saphyr::from_str(
-            "config:\n  upstreams: { a: { mock: { body: x } } }\n  routes:\n    - { name: r, path: /p, upstream: a, versioning: { from: header, versions: { v1: { upstream: a } } } }\ncases: []\n",
+            "config:\n  upstreams: { a: { mock: { body: x } } }\n  routes:\n    - { name: r, path: /p, upstream: a, versioning: { from: header, versions: { v1: { upstream: a } } } }\n    - { path: /q, aggregate: { backends: [{ name: b, upstream: a, path: /b }] } }\ncases: []\n",
         )
         .expect("scenario");
         let s = Scenario {
@@ -261,6 +273,10 @@ mod tests {
         assert_eq!(r["name"], "demo:r");
         assert_eq!(r["upstream"], "demo-a");
         assert_eq!(r["versioning"]["versions"]["v1"]["upstream"], "demo-a");
+        assert_eq!(
+            merged["routes"][1]["aggregate"]["backends"][0]["upstream"],
+            "demo-a"
+        );
     }
 
     #[test]

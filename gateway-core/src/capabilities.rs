@@ -6,7 +6,7 @@
 //! listener, TLS termination) are accepted with a warning that they do not
 //! apply there.
 
-use crate::config::{ConfigError, ConfigProblem, GatewayConfig, StoreConfig};
+use crate::config::{ConfigError, ConfigProblem, GatewayConfig, RouteTarget, StoreConfig};
 use crate::discovery::resolve::Source;
 use crate::upstream::UpstreamKind;
 
@@ -129,6 +129,20 @@ impl Capabilities {
                     "on target `{t}` this store is not shared (capability `shared_state`): each instance keeps its own registry; use a shared store"
                 ),
             });
+        }
+        if let Some(cap) = self.max_concurrent_subrequests {
+            for (i, r) in config.routes.iter().enumerate() {
+                if let RouteTarget::Aggregate(a) = &r.target
+                    && a.max_concurrency > usize::try_from(cap).unwrap_or(usize::MAX)
+                {
+                    problems.push(ConfigProblem::new(
+                        format!("routes[{i}].aggregate.max_concurrency"),
+                        format!(
+                            "target `{t}` allows at most {cap} outgoing requests in flight per request (capability `max_concurrent_subrequests`); set `max_concurrency` to {cap} or less"
+                        ),
+                    ));
+                }
+            }
         }
         if !self.listener {
             if config.server.listen.is_some() {
@@ -267,6 +281,26 @@ mod tests {
         // Approximate counters are fine anywhere.
         let coarse = load("version: 1\nstore: { backend: platform, counters: approximate }\n");
         assert!(EDGE.check(&coarse).is_ok());
+    }
+
+    #[test]
+    fn aggregate_concurrency_above_the_platform_limit_is_refused() {
+        let cfg = |n: u32| {
+            load(&format!(
+                "version: 1\nupstreams: {{ a: {{ mock: {{ json: {{}} }} }} }}\nroutes:\n  - path: /x\n    upstream: a\n  - path: /y\n    aggregate: {{ max_concurrency: {n}, backends: [{{ name: a, upstream: a, path: /a }}] }}\n"
+            ))
+        };
+        let text = EDGE.check(&cfg(7)).expect_err("refused").to_string();
+        assert_eq!(
+            text,
+            "gw.yaml: routes[1].aggregate.max_concurrency: target `edge` allows at most 6 outgoing requests in flight per request (capability `max_concurrent_subrequests`); set `max_concurrency` to 6 or less"
+        );
+        assert_eq!(EDGE.check(&cfg(6)).expect("accepted"), vec![]);
+        let unlimited = Capabilities {
+            max_concurrent_subrequests: None,
+            ..EDGE
+        };
+        assert_eq!(unlimited.check(&cfg(64)).expect("accepted"), vec![]);
     }
 
     #[test]

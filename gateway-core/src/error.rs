@@ -375,6 +375,14 @@ impl GatewayError {
         self.parts().0
     }
 
+    /// Status, problem kind (without the `urn:gateway:problem:` prefix) and
+    /// title, without the detail: for problems listed inside another
+    /// document (an aggregate's `_errors`).
+    pub(crate) fn problem_head(&self) -> (StatusCode, &'static str, &'static str) {
+        let (status, kind, title, _) = self.parts();
+        (status, kind, title)
+    }
+
     /// Turns the error into an `application/problem+json` response.
     ///
     /// This is the only place an error becomes HTTP.

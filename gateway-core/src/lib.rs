@@ -9,6 +9,7 @@
 // On wasm the env traits are not `Send`/`Sync` by design (one thread).
 #![cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
 
+pub mod aggregate;
 pub mod auth;
 mod balance;
 pub mod body;

@@ -129,6 +129,10 @@ quickstart_checks() {
   expect "POST /echo/p with a body -> 200, upstream sees content-length 10" \
     '[ "$CODE" = 200 ] && python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d[\"method\"]==\"POST\" and d[\"headers\"][\"content-length\"]==\"10\"" "$BODY"'
 
+  req dashboard GET /dashboard/ada
+  expect "GET /dashboard/ada -> 200, three mock answers merged into one document" \
+    '[ "$CODE" = 200 ] && python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d[\"greeting\"]==\"hello from the gateway\" and d[\"profile\"]==\"/profiles/ada\" and len(d[\"users\"])==2 and \"_errors\" not in d" "$BODY"'
+
   head -c 20000 /dev/zero | tr '\0' a >"$TMP/big"
   req big POST /echo/big --data-binary "@$TMP/big"
   expect "POST /echo/big 20 KB (limit 16 KiB) -> 413 problem+json" \

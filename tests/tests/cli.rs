@@ -147,7 +147,7 @@ fn validate_accepts_the_quickstart_config() -> Result<()> {
     let root = workspace_root();
     let out = run(&root, &["validate", "gateway.yaml"])?;
     assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
-    assert_eq!(text(&out.stdout).trim(), "gateway.yaml: ok (3 routes)");
+    assert_eq!(text(&out.stdout).trim(), "gateway.yaml: ok (4 routes)");
     Ok(())
 }
 
@@ -168,7 +168,7 @@ fn routes_lists_the_quickstart_routes() -> Result<()> {
     assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
     let stdout = text(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 4, "{stdout}");
+    assert_eq!(lines.len(), 5, "{stdout}");
     assert!(lines[0].starts_with("ROUTE"));
     let echo = lines
         .iter()
@@ -177,6 +177,14 @@ fn routes_lists_the_quickstart_routes() -> Result<()> {
     assert!(
         echo.contains("deny, request_size, rewrite, headers"),
         "{echo}"
+    );
+    let dashboard = lines
+        .iter()
+        .find(|l| l.starts_with("dashboard "))
+        .context("dashboard route listed")?;
+    assert!(
+        dashboard.contains("aggregate(greeting, users, profile)"),
+        "{dashboard}"
     );
     Ok(())
 }

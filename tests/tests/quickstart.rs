@@ -139,3 +139,24 @@ async fn users_api_is_versioned_by_path() -> Result<()> {
     gw.shutdown().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_merges_three_mock_upstreams() -> Result<()> {
+    let gw = start().await?;
+    let resp = client().get(url(&gw, "/dashboard/ada")).send().await?;
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers().get("gateway-partial").is_none());
+    assert_eq!(
+        common::json(resp).await?,
+        json!({
+            "greeting": "hello from the gateway",
+            "profile": "/profiles/ada",
+            "users": [{ "name": "ada" }, { "name": "grace" }]
+        })
+    );
+    // The path value stays one segment of the backend's path.
+    let resp = client().get(url(&gw, "/dashboard/a%3Fb")).send().await?;
+    assert_eq!(common::json(resp).await?["profile"], "/profiles/a%3Fb");
+    gw.shutdown().await;
+    Ok(())
+}

@@ -9,11 +9,14 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 
 use super::error::{ConfigError, Problems};
-use super::model::{GatewayConfig, Limits, Route, ServerConfig, StoreConfig, TlsFiles};
+use super::model::{
+    GatewayConfig, Limits, Route, RouteTarget, ServerConfig, StoreConfig, TlsFiles,
+};
 use super::spec::{
     CountersSpec, GatewaySpec, MockSpec, RouteSpec, ServerSpec, StoreSpec, UpstreamSpec,
     VersionSource, VersioningSpec,
 };
+use crate::aggregate::Aggregate;
 use crate::auth::AuthConfig;
 use crate::balance::{Balancer, build_algorithm, build_targets};
 use crate::discovery::SchemeSpec;
@@ -500,14 +503,8 @@ fn build_route(
             _ => p.push(format!("{at}.headers.{k}"), "not a valid header"),
         }
     }
-    let upstream = lookup_upstream(
-        &r.upstream,
-        &format!("{at}.upstream"),
-        upstream_specs,
-        upstreams,
-        p,
-    );
     let params = pattern_params(&r.path);
+    let target = build_target(r, at, &params, upstream_specs, upstreams, p);
     let mut policies = Vec::new();
     for (j, spec) in r.policies.iter().enumerate() {
         let cx = BuildCx {
@@ -539,6 +536,18 @@ fn build_route(
             p,
         )
     });
+    if matches!(target, Some(RouteTarget::Aggregate(_)))
+        && let Some(v) = &r.versioning
+    {
+        for (name, spec) in &v.versions {
+            if spec.upstream.is_some() || spec.path.is_some() {
+                p.push(
+                    format!("{at}.versioning.versions.{name}"),
+                    "an aggregate route's versions cannot set `upstream` or `path`",
+                );
+            }
+        }
+    }
     if p.len() != before {
         return None;
     }
@@ -554,8 +563,9 @@ fn build_route(
     });
     let route = Route {
         name,
-        upstream: upstream?,
-        buffer_request: policies.iter().any(|p| p.needs_request_body()),
+        buffer_request: policies.iter().any(|p| p.needs_request_body())
+            || matches!(&target, Some(RouteTarget::Aggregate(a)) if a.needs_request_body()),
+        target: target?,
         buffer_response: policies.iter().any(|p| p.needs_response_body()),
         policies,
         max_body: r
@@ -573,6 +583,46 @@ fn build_route(
         priority: r.priority,
     };
     Some((route, key))
+}
+
+/// The route's `upstream` or `aggregate`, exactly one of them.
+fn build_target(
+    r: &RouteSpec,
+    at: &str,
+    params: &[String],
+    specs: &BTreeMap<String, UpstreamSpec>,
+    upstreams: &HashMap<String, usize>,
+    p: &mut Problems,
+) -> Option<RouteTarget> {
+    match (&r.upstream, &r.aggregate) {
+        (Some(u), None) => lookup_upstream(u, &format!("{at}.upstream"), specs, upstreams, p)
+            .map(RouteTarget::Upstream),
+        (None, Some(a)) => {
+            let at = format!("{at}.aggregate");
+            let resolved: Vec<Option<usize>> = a
+                .backends
+                .iter()
+                .enumerate()
+                .map(|(i, b)| {
+                    let field = format!("{at}.backends[{i}].upstream");
+                    lookup_upstream(&b.upstream, &field, specs, upstreams, p)
+                })
+                .collect();
+            Aggregate::build(a, &at, &r.path, params, &resolved, p)
+                .map(|a| RouteTarget::Aggregate(Box::new(a)))
+        }
+        (Some(_), Some(_)) => {
+            p.push(at, "give either `upstream` or `aggregate`, not both");
+            None
+        }
+        (None, None) => {
+            p.push(
+                at,
+                "a route needs `upstream` (an upstream's name) or `aggregate`",
+            );
+            None
+        }
+    }
 }
 
 fn lookup_upstream(

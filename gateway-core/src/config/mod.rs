@@ -21,6 +21,7 @@ pub use load::{
     load_file_text, load_file_text_with_files, load_file_text_with_vars, parse_spec,
     parse_spec_with_vars,
 };
+pub(crate) use model::RouteTarget;
 pub use model::{GatewayConfig, Limits, RouteSummary, ServerConfig, StoreConfig, TlsFiles};
 pub use schema::json_schema;
 pub use units::{ByteSize, DurationSpec};

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::aggregate::Aggregate;
 use crate::discovery::config::RegistryConfig;
 use crate::health::ActiveHealthCheck;
 use crate::normalize::PathConfig;
@@ -84,11 +85,20 @@ pub enum StoreConfig {
     },
 }
 
+/// Where a route's requests go.
+#[derive(Debug)]
+pub(crate) enum RouteTarget {
+    /// Forward to this upstream (index into `GatewayConfig::upstreams`).
+    Upstream(usize),
+    /// Fan out to several backends and merge.
+    Aggregate(Box<Aggregate>),
+}
+
 /// A compiled route.
 #[derive(Debug)]
 pub(crate) struct Route {
     pub(crate) name: String,
-    pub(crate) upstream: usize,
+    pub(crate) target: RouteTarget,
     pub(crate) policies: Vec<Arc<dyn Policy>>,
     pub(crate) buffer_request: bool,
     pub(crate) buffer_response: bool,
@@ -102,7 +112,7 @@ pub(crate) struct Route {
 pub struct RouteSummary {
     /// Route name.
     pub name: String,
-    /// Upstream name.
+    /// Upstream name, or `aggregate(backend, ...)`.
     pub upstream: String,
     /// Policy kinds in order.
     pub policies: Vec<&'static str>,
@@ -155,7 +165,13 @@ impl GatewayConfig {
             .iter()
             .map(|r| RouteSummary {
                 name: r.name.clone(),
-                upstream: self.upstreams[r.upstream].name.clone(),
+                upstream: match &r.target {
+                    RouteTarget::Upstream(u) => self.upstreams[*u].name.clone(),
+                    RouteTarget::Aggregate(a) => {
+                        let names: Vec<&str> = a.backends.iter().map(|b| b.name.as_str()).collect();
+                        format!("aggregate({})", names.join(", "))
+                    }
+                },
                 policies: r.policies.iter().map(|p| p.name()).collect(),
             })
             .collect()

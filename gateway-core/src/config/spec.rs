@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::units::{ByteSize, DurationSpec};
+use crate::aggregate::AggregateSpec;
 use crate::auth::{ConsumerSpec, IssuerSpec};
 pub use crate::balance::{BalanceSpec, HashOnSpec, TargetDetailSpec, TargetSpec};
 use crate::discovery::{DnsSpec, RegistrySpec, SchemeSpec};
@@ -207,12 +208,17 @@ pub struct RouteSpec {
     /// Higher wins among routes with the same pattern. Default 0.
     #[serde(default)]
     pub priority: i32,
-    /// The upstream to forward to (by name).
-    pub upstream: String,
+    /// The upstream to forward to (by name). A route has either
+    /// `upstream` or `aggregate`.
+    pub upstream: Option<String>,
+    /// Fan out to several backends and merge their JSON answers, instead of
+    /// forwarding to one `upstream` (see docs/aggregation.md).
+    pub aggregate: Option<AggregateSpec>,
     /// Largest request body for this route.
     pub max_body_bytes: Option<ByteSize>,
     /// Overrides the upstream's `timeout` for this route. Same as
-    /// `timeouts.per_try`.
+    /// `timeouts.per_try` (for an `aggregate`: each backend's default
+    /// timeout).
     pub timeout: Option<DurationSpec>,
     /// Overrides the upstream's `timeouts`, field by field.
     pub timeouts: Option<TimeoutsSpec>,

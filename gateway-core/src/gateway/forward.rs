@@ -22,7 +22,7 @@ use crate::resilience::retry::ReplayBody;
 use crate::resilience::{Plan, RouteResilience};
 use crate::upstream::{Endpoint, Upstream, UpstreamKind};
 
-pub(super) async fn forward(
+pub(crate) async fn forward(
     env: &Env,
     cfg: &GatewayConfig,
     discovery: &Discovery,

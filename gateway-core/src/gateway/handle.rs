@@ -9,7 +9,7 @@ use super::ClientInfo;
 use super::forward::forward;
 use super::limits::{check_head, content_length};
 use crate::body::Body;
-use crate::config::GatewayConfig;
+use crate::config::{GatewayConfig, RouteTarget};
 use crate::discovery::api;
 use crate::discovery::resolve::Discovery;
 use crate::env::Env;
@@ -109,10 +109,14 @@ pub(super) async fn process(
         let p = t.render(&cx, req.headers());
         *req.uri_mut() = with_path(req.uri(), &p)?;
     }
-    let upstream = cfg
-        .upstreams
-        .get(version.and_then(|v| v.upstream).unwrap_or(route.upstream))
-        .ok_or(GatewayError::Internal("upstream index out of range"))?;
+    let upstream = match &route.target {
+        RouteTarget::Upstream(u) => Some(
+            cfg.upstreams
+                .get(version.and_then(|v| v.upstream).unwrap_or(*u))
+                .ok_or(GatewayError::Internal("upstream index out of range"))?,
+        ),
+        RouteTarget::Aggregate(_) => None,
+    };
 
     if route.buffer_request {
         let body = std::mem::take(req.body_mut());
@@ -135,24 +139,31 @@ pub(super) async fn process(
         }
     }
     if early.is_none()
-        && let Some(key) = upstream.balancer.affinity(req.headers(), &cx)
+        && let Some(key) = upstream.and_then(|u| u.balancer.affinity(req.headers(), &cx))
     {
         // The balancer reads it in `forward`, which removes it.
         req.extensions_mut().insert(key);
     }
     let mut resp = match early {
         Some(r) => r,
-        None => forward(
-            env,
-            cfg,
-            discovery,
-            upstream,
-            &route.resilience,
-            req,
-            client,
-        )
-        .await
-        .unwrap_or_else(GatewayError::into_response),
+        None => match (&route.target, upstream) {
+            (RouteTarget::Aggregate(agg), _) => {
+                agg.respond(env, cfg, req, discovery, &cx, &route.resilience, client)
+                    .await
+            }
+            (_, Some(upstream)) => forward(
+                env,
+                cfg,
+                discovery,
+                upstream,
+                &route.resilience,
+                req,
+                client,
+            )
+            .await
+            .unwrap_or_else(GatewayError::into_response),
+            (_, None) => GatewayError::Internal("route without upstream").into_response(),
+        },
     };
     if route.buffer_response && !resp.body().is_buffered() {
         let body = std::mem::take(resp.body_mut());

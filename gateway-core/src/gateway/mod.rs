@@ -1,6 +1,7 @@
 //! The gateway: holds the current config and turns requests into responses.
 
 mod forward;
+pub(crate) use forward::forward;
 mod handle;
 mod limits;
 #[cfg(test)]
