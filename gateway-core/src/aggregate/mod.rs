@@ -26,6 +26,7 @@ use http::{HeaderName, Method};
 
 pub use config::{AggregateSpec, BackendSpec, MappingSpec, MergeSpec, OnErrorSpec};
 pub(crate) use merge::Merge;
+pub(crate) use run::Ctx;
 use template::PathTemplate;
 
 /// The response header listing the backends missing from a partial answer.

@@ -65,23 +65,12 @@ impl Aggregate {
     /// backends and merging their answers. Errors are problem responses.
     pub(crate) async fn respond(
         &self,
-        env: &Env,
-        cfg: &GatewayConfig,
+        ctx: &Ctx<'_>,
         req: Request<Body>,
-        discovery: &Discovery,
         cx: &Cx<'_>,
-        route: &RouteResilience,
-        client: ClientInfo,
     ) -> Response<Body> {
         let incoming = Incoming::new(req);
-        let ctx = Ctx {
-            env,
-            cfg,
-            discovery,
-            route,
-            client,
-        };
-        match self.run(&ctx, &incoming, cx).await {
+        match self.run(ctx, &incoming, cx).await {
             Ok(states) => self.merged(states),
             Err(e) => e.into_response(),
         }
@@ -311,12 +300,12 @@ fn dependencies(b: &Backend, states: &[State]) -> Deps {
 
 /// What every backend call of one aggregate shares.
 pub(crate) struct Ctx<'a> {
-    env: &'a Env,
-    cfg: &'a GatewayConfig,
-    discovery: &'a Discovery,
+    pub(crate) env: &'a Env,
+    pub(crate) cfg: &'a GatewayConfig,
+    pub(crate) discovery: &'a Discovery,
     /// The route's timeouts and retries, applied to each backend call.
-    route: &'a RouteResilience,
-    client: ClientInfo,
+    pub(crate) route: &'a RouteResilience,
+    pub(crate) client: ClientInfo,
 }
 
 /// One backend exchange, bounded by `timeout` from sending to the end of

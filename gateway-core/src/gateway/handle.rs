@@ -148,8 +148,14 @@ pub(super) async fn process(
         Some(r) => r,
         None => match (&route.target, upstream) {
             (RouteTarget::Aggregate(agg), _) => {
-                agg.respond(env, cfg, req, discovery, &cx, &route.resilience, client)
-                    .await
+                let ctx = crate::aggregate::Ctx {
+                    env,
+                    cfg,
+                    discovery,
+                    route: &route.resilience,
+                    client,
+                };
+                agg.respond(&ctx, req, &cx).await
             }
             (_, Some(upstream)) => forward(
                 env,
