@@ -478,7 +478,7 @@ fn config_problems_name_the_field() {
     for (yaml, expected) in [
         (
             "{ url: 'http://a.test', targets: ['http://b.test'] }",
-            "gw.yaml: upstreams.u: give only one of `url`, `targets` and `mock`",
+            "gw.yaml: upstreams.u: give one of `url`, `targets`, `mock`, `service` and `dns`, not url and targets",
         ),
         (
             "{ targets: [] }",

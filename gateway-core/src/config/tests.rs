@@ -295,7 +295,7 @@ fn discovered_upstreams_are_validated() {
         "version: 1\nupstreams:\n  a: { url: 'http://x', service: users }\n  b: { service: 'users/x' }\n  c: { dns: { name: 'a..b', port: 80 } }\n  d: { dns: { name: users.internal } }\n  e: { dns: { name: _http._tcp.users, srv: true, port: 80 } }\n  f: { url: 'http://x', base_path: /api }\n  g: { service: users, base_path: 'api' }\n  h: { dns: { name: users.internal, port: 80 }, discovery_cache: 1s }\n  i: { service: users, discovery_cache: 2m }\n  j: { service: users, ca_file: ca.pem }\n",
     );
     let expected = [
-        "gw.yaml: upstreams.a: give one of `url`, `mock`, `service` and `dns`, not url and service",
+        "gw.yaml: upstreams.a: give one of `url`, `targets`, `mock`, `service` and `dns`, not url and service",
         "gw.yaml: upstreams.b.service: a service name starts with a letter or digit",
         "gw.yaml: upstreams.c.dns.name: `a..b` is not a DNS name",
         "gw.yaml: upstreams.d.dns.port: give the port",
@@ -304,7 +304,7 @@ fn discovered_upstreams_are_validated() {
         "gw.yaml: upstreams.g.base_path: a path starting with `/`",
         "gw.yaml: upstreams.h.discovery_cache: DNS answers are cached for their records' TTLs",
         "gw.yaml: upstreams.i.discovery_cache: at most 1m",
-        "gw.yaml: upstreams.j.ca_file: `ca_file` applies only to an https:// url, or `scheme: https`",
+        "gw.yaml: upstreams.j.ca_file: `ca_file` applies to `service` or `dns` only with `scheme: https`",
     ];
     assert_eq!(p.len(), expected.len(), "{p:#?}");
     for (got, want) in p.iter().zip(expected) {
