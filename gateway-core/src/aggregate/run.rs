@@ -23,7 +23,7 @@ use crate::error::{GatewayError, RequestError, UpstreamError};
 use crate::gateway::{ClientInfo, forward};
 use crate::policy::Cx;
 use crate::resilience::RouteResilience;
-use crate::resilience::config::{DEFAULT_PER_TRY, Timeouts};
+use crate::resilience::config::{Plan, Timeouts};
 use crate::upstream::Upstream;
 
 /// What backend requests take from the client request.
@@ -108,11 +108,10 @@ impl Aggregate {
                             .ok_or(GatewayError::Internal("upstream index out of range"))?;
                         match self.request(b, cx, incoming, &states) {
                             Ok(req) => {
-                                let timeout = b
-                                    .timeout
-                                    .or(ctx.route.timeouts.per_try)
-                                    .or(upstream.resilience.timeouts.per_try)
-                                    .unwrap_or(DEFAULT_PER_TRY);
+                                let timeout = b.timeout.unwrap_or_else(|| {
+                                    let r = &upstream.resilience;
+                                    Plan::new((&r.timeouts, &r.retry), ctx.route).per_try
+                                });
                                 running.push(call(i, ctx, upstream, timeout, req, limit));
                                 State::Running
                             }

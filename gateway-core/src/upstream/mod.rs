@@ -12,6 +12,7 @@ pub(crate) use state::{StateInner, StateRegistry, UpstreamState};
 
 use crate::balance::Balancer;
 use crate::health::{ActiveConfig, ActiveHealthCheck};
+use crate::resilience::config::{Plan, RouteResilience};
 
 /// How an upstream answers.
 #[derive(Debug)]
@@ -55,11 +56,13 @@ impl Upstream {
             config: config.clone(),
             endpoints: endpoints.clone(),
             state: self.balancer.state.clone(),
-            connect_timeout: self
-                .resilience
-                .timeouts
-                .connect
-                .unwrap_or(crate::resilience::config::DEFAULT_CONNECT),
+            // The connect timeout requests to this upstream get without
+            // route overrides.
+            connect_timeout: Plan::new(
+                (&self.resilience.timeouts, &self.resilience.retry),
+                &RouteResilience::default(),
+            )
+            .connect,
             ca_file: self.ca_file.clone(),
         })
     }
