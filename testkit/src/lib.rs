@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use gateway_core::env::BoxFuture;
 use gateway_core::error::UpstreamError;
+pub use gateway_core::store::ProbeStore;
 use gateway_core::{Body, Clock, Deferred, Env, HttpClient, MemoryStore, Rng, SendOptions, Sleep};
 
 /// A clock that moves only when told.

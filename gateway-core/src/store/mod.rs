@@ -4,10 +4,14 @@ pub mod contract;
 mod envelope;
 mod error;
 mod memory;
+#[cfg(any(test, feature = "test-util"))]
+mod probe;
 
 pub use envelope::{EnvelopeStore, RawKv};
 pub use error::StorageError;
 pub use memory::MemoryStore;
+#[cfg(any(test, feature = "test-util"))]
+pub use probe::ProbeStore;
 
 use std::time::Duration;
 

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use futures_executor::block_on;
 use gateway_core::discovery::{DirectoryError, ServiceDirectory, ServiceRegistry, ServiceSummary};
-use gateway_testkit::test_env;
+use gateway_testkit::{ProbeStore, test_env};
 
-use super::{Interleaved, instance};
+use super::instance;
 use crate::layout::{INDEX_KEY, service_key};
 use crate::{Limits, Registry};
 
@@ -207,7 +207,8 @@ fn invalid_registrations_are_refused_before_anything_is_stored() {
 #[test]
 fn two_writers_racing_on_one_document_both_land() {
     let t = test_env(100);
-    let store = Arc::new(Interleaved::new(t.env.store.clone(), false));
+    let store = Arc::new(ProbeStore::new(t.env.store.clone()));
+    store.yield_after_reads.store(true, Ordering::SeqCst);
     let reg = Registry::with_store(&t.env, store.clone());
     let (a, b) = block_on(futures_util::future::join(
         reg.register(instance("users", "a", 1), TTL),
@@ -216,7 +217,7 @@ fn two_writers_racing_on_one_document_both_land() {
     a.expect("a");
     b.expect("b");
     assert!(
-        store.lost.load(Ordering::SeqCst) >= 1,
+        store.lost() >= 1,
         "both read before either wrote, so one compare-and-swap lost and retried"
     );
     assert_eq!(ids(&reg, "users"), ["a", "b"]);
@@ -236,12 +237,10 @@ fn two_writers_racing_on_one_document_both_land() {
 #[test]
 fn endless_contention_gives_up() {
     let t = test_env(100);
-    let store = Arc::new(Interleaved::new(t.env.store.clone(), true));
+    let store = Arc::new(ProbeStore::new(t.env.store.clone()));
+    store.lose_swaps.store(true, Ordering::SeqCst);
     let reg = Registry::with_store(&t.env, store.clone());
     let err = block_on(reg.register(instance("users", "a", 1), TTL)).expect_err("contended");
     assert!(matches!(err, DirectoryError::Contended), "{err:?}");
-    assert_eq!(
-        store.lost.load(Ordering::SeqCst),
-        crate::cas::MAX_ATTEMPTS as usize
-    );
+    assert_eq!(store.lost(), crate::cas::MAX_ATTEMPTS as usize);
 }

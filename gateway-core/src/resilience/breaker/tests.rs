@@ -2,17 +2,16 @@
 //! clock; two breakers on one store stand for two gateway instances.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures_executor::block_on;
 use http::StatusCode;
 
 use super::*;
 use crate::resilience::config::RateTrigger;
 use crate::resilience::outcome::ErrorKind;
-use crate::store::{KvStore, StorageError};
+use crate::store::ProbeStore;
 use crate::test_env::{self, ManualClock};
 
 const FAIL: Kind = Kind::Error(ErrorKind::Connect);
@@ -310,85 +309,9 @@ fn failures_on_several_instances_add_up() {
     assert!(rejected(&b.admit()));
 }
 
-/// Counts every store operation, and fails them all when told.
-struct Counting {
-    inner: Arc<dyn KvStore>,
-    reads: AtomicUsize,
-    writes: AtomicUsize,
-    down: std::sync::atomic::AtomicBool,
-}
-
-impl Counting {
-    fn new(inner: Arc<dyn KvStore>) -> Self {
-        Self {
-            inner,
-            reads: AtomicUsize::new(0),
-            writes: AtomicUsize::new(0),
-            down: false.into(),
-        }
-    }
-
-    fn check(&self, write: bool) -> Result<(), StorageError> {
-        let counter = if write { &self.writes } else { &self.reads };
-        counter.fetch_add(1, Ordering::SeqCst);
-        if self.down.load(Ordering::SeqCst) {
-            Err(StorageError::Unavailable("store down".into()))
-        } else {
-            Ok(())
-        }
-    }
-
-    fn ops(&self) -> (usize, usize) {
-        (
-            self.reads.load(Ordering::SeqCst),
-            self.writes.load(Ordering::SeqCst),
-        )
-    }
-}
-
-#[async_trait::async_trait]
-impl KvStore for Counting {
-    async fn get(&self, key: &str) -> Result<Option<Bytes>, StorageError> {
-        self.check(false)?;
-        self.inner.get(key).await
-    }
-    async fn put(
-        &self,
-        key: &str,
-        value: Bytes,
-        ttl: Option<Duration>,
-    ) -> Result<(), StorageError> {
-        self.check(true)?;
-        self.inner.put(key, value, ttl).await
-    }
-    async fn delete(&self, key: &str) -> Result<bool, StorageError> {
-        self.check(true)?;
-        self.inner.delete(key).await
-    }
-    async fn incr(
-        &self,
-        key: &str,
-        delta: i64,
-        ttl: Option<Duration>,
-    ) -> Result<i64, StorageError> {
-        self.check(true)?;
-        self.inner.incr(key, delta, ttl).await
-    }
-    async fn compare_and_swap(
-        &self,
-        key: &str,
-        expected: Option<&[u8]>,
-        new: Bytes,
-        ttl: Option<Duration>,
-    ) -> Result<bool, StorageError> {
-        self.check(true)?;
-        self.inner.compare_and_swap(key, expected, new, ttl).await
-    }
-}
-
-fn counted(cfg: BreakerConfig) -> (Rig, Arc<Counting>) {
+fn counted(cfg: BreakerConfig) -> (Rig, Arc<ProbeStore>) {
     let mut rig = Rig::new(cfg);
-    let store = Arc::new(Counting::new(rig.env.counters.clone()));
+    let store = Arc::new(ProbeStore::new(rig.env.counters.clone()));
     rig.env.counters = store.clone();
     (rig, store)
 }
