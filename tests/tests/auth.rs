@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
 use base64::Engine as _;
+use common::table::{Row, Want, check_rows};
 use common::{TestGateway, assert_problem, client, fill, path_and_query, received, value};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode, jwk::Jwk};
 use serde_json::{Value, json};
@@ -316,37 +317,32 @@ async fn cookie_and_query_tokens_only_where_the_route_opts_in() -> Result<()> {
     let gw = jwt_gateway(&up).await?;
     let token = hs(&claims("ada"));
 
-    // /jwt does not read the query or cookies.
-    let resp = client()
-        .get(gw.url(&format!("/jwt?access_token={token}")))
-        .send()
-        .await?;
-    assert_eq!(resp.status(), 401);
-    let resp = client()
-        .get(gw.url("/jwt"))
-        .header("cookie", format!("session={token}"))
-        .send()
-        .await?;
-    assert_eq!(resp.status(), 401);
-
-    // /opt-in does, and removes the query token before forwarding.
-    let resp = client()
-        .get(gw.url(&format!("/opt-in?a=1&access_token={token}&b=2")))
-        .send()
-        .await?;
-    assert_eq!(resp.status(), 200);
-    let resp = client()
-        .get(gw.url("/opt-in"))
-        .header("cookie", format!("theme=dark; session={token}"))
-        .send()
-        .await?;
-    assert_eq!(resp.status(), 200);
-    let resp = client()
-        .get(gw.url("/opt-in"))
-        .header("authorization", format!("Bearer {token}"))
-        .send()
-        .await?;
-    assert_eq!(resp.status(), 200);
+    let (query, cookie, bearer) = (
+        format!("?a=1&access_token={token}&b=2"),
+        format!("theme=dark; session={token}"),
+        format!("Bearer {token}"),
+    );
+    let (jwt_query, opt_in_query) = (format!("/jwt{query}"), format!("/opt-in{query}"));
+    // /jwt does not read the query or cookies; /opt-in does, and removes the
+    // query token before forwarding.
+    let row = |path, headers, status| Row {
+        method: "GET",
+        path,
+        headers,
+        want: Want::Status(status),
+    };
+    check_rows(
+        &client(),
+        &gw.url(""),
+        &[
+            row(&jwt_query, &[], 401),
+            row("/jwt", &[("cookie", &cookie)], 401),
+            row(&opt_in_query, &[], 200),
+            row("/opt-in", &[("cookie", &cookie)], 200),
+            row("/opt-in", &[("authorization", &bearer)], 200),
+        ],
+    )
+    .await?;
     let got = received(&up).await;
     assert_eq!(got.len(), 3);
     assert_eq!(path_and_query(&got[0]), "/opt-in?a=1&b=2");

@@ -4,6 +4,7 @@
 mod common;
 
 use anyhow::Result;
+use common::table::{Row, Want, check_rows, get};
 use common::{TestGateway, assert_problem, client, fill, path_and_query, received, value, values};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -215,73 +216,41 @@ routes:
       - deny: { ips: ["10.0.0.0/8", "::1"] }
 "#;
     let gw = gateway(yaml, &up).await?;
-    let c = client();
-
-    assert_problem(
-        c.delete(gw.url("/by-method/x")).send().await?,
-        403,
-        "access-denied",
+    const DENIED: Want = Want::Problem(403, "access-denied");
+    let row = |method, path, headers, want| Row {
+        method,
+        path,
+        headers,
+        want,
+    };
+    check_rows(
+        &client(),
+        &gw.url(""),
+        &[
+            row("DELETE", "/by-method/x", &[], DENIED),
+            row("PUT", "/by-method/x", &[], DENIED),
+            get("/by-method/x", Want::Status(200)),
+            row("GET", "/by-header/x", &[("x-debug", "anything")], DENIED),
+            row(
+                "GET",
+                "/by-header/x",
+                &[("x-env", "prod")],
+                Want::Problem(451, "access-denied"),
+            ),
+            row(
+                "GET",
+                "/by-header/x",
+                &[("x-env", "dev")],
+                Want::Status(200),
+            ),
+            get("/by-path/private", DENIED),
+            get("/by-path/private/deeper", DENIED),
+            get("/by-path/privateer", Want::Status(200)),
+            get("/by-ip/x", DENIED),
+            get("/other-ip/x", Want::Status(200)),
+        ],
     )
     .await?;
-    assert_problem(
-        c.put(gw.url("/by-method/x")).send().await?,
-        403,
-        "access-denied",
-    )
-    .await?;
-    assert_eq!(c.get(gw.url("/by-method/x")).send().await?.status(), 200);
-
-    assert_problem(
-        c.get(gw.url("/by-header/x"))
-            .header("x-debug", "anything")
-            .send()
-            .await?,
-        403,
-        "access-denied",
-    )
-    .await?;
-    assert_problem(
-        c.get(gw.url("/by-header/x"))
-            .header("x-env", "prod")
-            .send()
-            .await?,
-        451,
-        "access-denied",
-    )
-    .await?;
-    assert_eq!(
-        c.get(gw.url("/by-header/x"))
-            .header("x-env", "dev")
-            .send()
-            .await?
-            .status(),
-        200
-    );
-
-    assert_problem(
-        c.get(gw.url("/by-path/private")).send().await?,
-        403,
-        "access-denied",
-    )
-    .await?;
-    assert_problem(
-        c.get(gw.url("/by-path/private/deeper")).send().await?,
-        403,
-        "access-denied",
-    )
-    .await?;
-    assert_eq!(
-        c.get(gw.url("/by-path/privateer")).send().await?.status(),
-        200
-    );
-
-    assert_problem(
-        c.get(gw.url("/by-ip/x")).send().await?,
-        403,
-        "access-denied",
-    )
-    .await?;
-    assert_eq!(c.get(gw.url("/other-ip/x")).send().await?.status(), 200);
 
     let got: Vec<String> = received(&up)
         .await

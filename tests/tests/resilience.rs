@@ -216,40 +216,31 @@ async fn a_slow_attempt_is_cut_at_per_try_and_retried() -> Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn per_try_timeouts_end_in_504_after_the_attempts() -> Result<()> {
-    let up = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(5)))
-        .mount(&up)
-        .await;
-    let gw = gateway(
-        &up,
-        "    timeouts: { per_try: 150ms, deadline: 4s }\n    retry: { attempts: 3, backoff: { base: 1ms, max: 1ms } }",
-    )
-    .await?;
-    let resp = client().get(gw.url("/api/x")).send().await?;
-    assert_problem(resp, 504, "upstream-timeout").await?;
-    assert_eq!(hits(&up).await, 3);
-    Ok(())
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_deadline_ends_the_request_across_attempts() -> Result<()> {
-    let up = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(5)))
-        .mount(&up)
-        .await;
-    // Each attempt may take 400ms, but all of them only 600ms: the second
-    // attempt is cut short by the deadline and no third one starts.
-    let gw = gateway(
-        &up,
-        "    timeouts: { per_try: 400ms, deadline: 600ms }\n    retry: { attempts: 5, backoff: { base: 1ms, max: 1ms } }",
-    )
-    .await?;
-    let resp = client().get(gw.url("/api/x")).send().await?;
-    assert_problem(resp, 504, "upstream-timeout").await?;
-    assert_eq!(hits(&up).await, 2);
+async fn timeouts_end_in_504_after_the_attempts_or_at_the_deadline() -> Result<()> {
+    let cases = [
+        // Every attempt times out: all three are made.
+        (
+            "    timeouts: { per_try: 150ms, deadline: 4s }\n    retry: { attempts: 3, backoff: { base: 1ms, max: 1ms } }",
+            3,
+        ),
+        // Each attempt may take 400ms, but all of them only 600ms: the
+        // second attempt is cut short by the deadline and no third one starts.
+        (
+            "    timeouts: { per_try: 400ms, deadline: 600ms }\n    retry: { attempts: 5, backoff: { base: 1ms, max: 1ms } }",
+            2,
+        ),
+    ];
+    for (settings, attempts) in cases {
+        let up = MockServer::start().await;
+        Mock::given(any())
+            .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(5)))
+            .mount(&up)
+            .await;
+        let gw = gateway(&up, settings).await?;
+        let resp = client().get(gw.url("/api/x")).send().await?;
+        assert_problem(resp, 504, "upstream-timeout").await?;
+        assert_eq!(hits(&up).await, attempts, "{settings}");
+    }
     Ok(())
 }
 

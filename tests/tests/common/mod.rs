@@ -11,6 +11,7 @@
 
 pub(crate) mod local_bin;
 pub(crate) mod redis;
+pub(crate) mod table;
 
 use std::future::Future;
 use std::net::SocketAddr;
