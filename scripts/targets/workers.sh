@@ -170,6 +170,17 @@ step "bundle size (wrangler deploy --dry-run)"
 if out=$(cd "$CRATE/build" && "$WRANGLER" deploy --dry-run --outdir "$TMP/dist" --config "$RUN_CONFIG" 2>&1); then
   size=$(grep -o 'Total Upload:.*' <<<"$out" | head -n1)
   ok "dry-run deploy: ${size:-size not printed}"
+  # Workers limits on the compressed worker: 3 MiB on the free plan,
+  # 10 MiB on paid plans. Over 10 MiB the worker cannot be deployed at all.
+  gz=$(grep -o 'gzip: [0-9.]* KiB' <<<"$size" | grep -o '[0-9.]*' || true)
+  if [ -z "$gz" ]; then
+    bad "the compressed size is printed" "$size"
+  elif awk -v k="$gz" 'BEGIN { exit !(k <= 10240) }'; then
+    plan=$(awk -v k="$gz" 'BEGIN { print (k <= 3072) ? "fits the free plan (3 MiB)" : "needs a paid plan (over 3 MiB)" }')
+    ok "compressed worker ${gz} KiB is within the 10 MiB limit; $plan"
+  else
+    bad "compressed worker within the 10 MiB Workers limit" "${gz} KiB"
+  fi
 else
   bad "wrangler deploy --dry-run" "$(tail -n 15 <<<"$out")"
 fi
