@@ -77,7 +77,7 @@ pub(crate) fn describe(v: &VersioningSpec, notes: &mut OperationNotes) {
             notes.errors.insert(404);
             return;
         }
-        VersionSource::Header => ("header", v.name.as_deref().unwrap_or("Api-Version")),
+        VersionSource::Header => ("header", v.name.as_deref().unwrap_or("api-version")),
         VersionSource::Query => ("query", v.name.as_deref().unwrap_or("version")),
         VersionSource::MediaType => {
             notes.errors.insert(406);
