@@ -21,6 +21,7 @@ pub mod error;
 pub mod gateway;
 pub mod health;
 pub mod normalize;
+pub mod openapi;
 pub mod policy;
 pub mod proxy;
 pub mod report;

@@ -23,6 +23,7 @@ use crate::discovery::SchemeSpec;
 use crate::discovery::config::{build_discovered, build_registry};
 use crate::health::config::{build_active, build_passive};
 use crate::normalize::PathConfig;
+use crate::openapi::{ApiDocs, DocsConfig};
 use crate::policy::template::Template;
 use crate::policy::{BuildCx, PolicyRegistry};
 use crate::proxy::{TrustedProxies, parse_net};
@@ -114,6 +115,33 @@ impl GatewayConfig {
                 }
             }
         }
+        let docs = spec
+            .docs
+            .as_ref()
+            .and_then(|d| DocsConfig::build(d, &mut p));
+        if let Some(d) = &docs {
+            for (i, r) in spec.routes.iter().enumerate() {
+                if let Some((field, owned)) = d.shadowed_by(&r.path) {
+                    p.push(
+                        format!("routes[{i}].path"),
+                        format!(
+                            "`{}` is under `docs.{field}` (`{owned}`), which the gateway answers itself; move the route or change `docs.{field}`",
+                            r.path
+                        ),
+                    );
+                }
+            }
+            if let Some(reg) = &registry {
+                for (field, path) in [("path", &d.path), ("openapi_path", &d.openapi_path)] {
+                    if reg.shadows(path) {
+                        p.push(
+                            format!("docs.{field}"),
+                            format!("`{path}` is under the registry API prefix `{}`", reg.prefix),
+                        );
+                    }
+                }
+            }
+        }
         let router = match Router::build(&keys) {
             Ok(r) => r,
             Err(conflicts) => {
@@ -128,6 +156,8 @@ impl GatewayConfig {
         }
         // Routes were pushed in spec order only when valid; with no problems
         // every route is present, so indices agree with `keys`.
+        let names: Vec<String> = routes.iter().map(|r| r.name.clone()).collect();
+        let api = ApiDocs::build(&spec, &names, docs);
         Ok(Self {
             source: file.to_owned(),
             server,
@@ -137,6 +167,7 @@ impl GatewayConfig {
             routes,
             router,
             registry,
+            api,
         })
     }
 }

@@ -116,6 +116,8 @@ pub struct RouteSummary {
     pub upstream: String,
     /// Policy kinds in order.
     pub policies: Vec<&'static str>,
+    /// What it matches and how it is versioned.
+    pub info: crate::openapi::RouteInfo,
 }
 
 /// A validated config, ready to serve.
@@ -134,6 +136,8 @@ pub struct GatewayConfig {
     pub(crate) router: Router,
     /// The registry API, when enabled.
     pub(crate) registry: Option<RegistryConfig>,
+    /// The OpenAPI document and, with `docs:`, the site serving it.
+    pub(crate) api: crate::openapi::ApiDocs,
 }
 
 impl GatewayConfig {
@@ -159,12 +163,19 @@ impl GatewayConfig {
         self.registry.as_ref().map(|r| r.prefix.as_str())
     }
 
+    /// The API description: the OpenAPI document built from the routes.
+    pub fn api(&self) -> &crate::openapi::ApiDocs {
+        &self.api
+    }
+
     /// The routes in config order.
     pub fn routes(&self) -> Vec<RouteSummary> {
         self.routes
             .iter()
-            .map(|r| RouteSummary {
+            .zip(self.api.routes())
+            .map(|(r, info)| RouteSummary {
                 name: r.name.clone(),
+                info: info.clone(),
                 upstream: match &r.target {
                     RouteTarget::Upstream(u) => self.upstreams[*u].name.clone(),
                     RouteTarget::Aggregate(a) => {

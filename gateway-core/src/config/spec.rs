@@ -45,6 +45,9 @@ pub struct GatewaySpec {
     /// The service registry's HTTP API, served by the gateway under a path
     /// prefix and protected by a bearer token. Off unless given.
     pub registry: Option<RegistrySpec>,
+    /// API documentation: the OpenAPI document built from the routes and a
+    /// docs page, served by the gateway itself. Off unless given.
+    pub docs: Option<crate::openapi::DocsSpec>,
 }
 
 /// Listener and request-handling settings.

@@ -67,6 +67,9 @@ pub(super) async fn process(
     {
         return api::serve(discovery.registry.as_deref(), registry, req).await;
     }
+    if let Some(resp) = cfg.api.site().and_then(|site| site.serve(&req)) {
+        return Ok(resp);
+    }
     let host = request_host(&req);
     let matched = cfg.router.find(
         host.as_deref(),

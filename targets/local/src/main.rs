@@ -35,8 +35,14 @@ enum Command {
         /// The file to check.
         file: PathBuf,
     },
-    /// Print the routes of a config file and their policies.
+    /// Print the routes of a config file: methods, hosts, path, target,
+    /// policies in order and versioning.
     Routes {
+        /// The file to read.
+        file: PathBuf,
+    },
+    /// Print the OpenAPI 3.1 document (JSON) built from a config file's routes.
+    Openapi {
         /// The file to read.
         file: PathBuf,
     },
@@ -81,6 +87,68 @@ fn hash_command(password: bool) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The `routes` table: one row per route, columns padded to fit.
+fn routes_table(routes: &[gateway_core::config::RouteSummary]) -> String {
+    let or_any = |v: &[String]| {
+        if v.is_empty() {
+            "*".to_owned()
+        } else {
+            v.join(",")
+        }
+    };
+    let mut rows = vec![
+        [
+            "ROUTE",
+            "METHODS",
+            "HOSTS",
+            "PATH",
+            "TARGET",
+            "POLICIES",
+            "VERSIONING",
+        ]
+        .map(str::to_owned),
+    ];
+    for r in routes {
+        let mut path = r.info.path.clone();
+        for h in &r.info.headers {
+            path.push_str(&format!(" [{h}]"));
+        }
+        rows.push([
+            r.name.clone(),
+            or_any(&r.info.methods),
+            or_any(&r.info.hosts),
+            path,
+            r.upstream.clone(),
+            if r.policies.is_empty() {
+                "-".to_owned()
+            } else {
+                r.policies.join(", ")
+            },
+            r.info.versioning.clone().unwrap_or_else(|| "-".to_owned()),
+        ]);
+    }
+    let mut widths = [0usize; 7];
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in &rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<width$}  ", width = widths[i]));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 fn init_logging() {
@@ -145,17 +213,27 @@ fn main() -> ExitCode {
         },
         Some(Command::Routes { file }) => match load_config(file) {
             Ok(cfg) => {
-                println!("{:<32} {:<20} POLICIES", "ROUTE", "UPSTREAM");
-                for r in cfg.routes() {
-                    println!(
-                        "{:<32} {:<20} {}",
-                        r.name,
-                        r.upstream,
-                        r.policies.join(", ")
-                    );
-                }
+                print!("{}", routes_table(&cfg.routes()));
                 ExitCode::SUCCESS
             }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        },
+        Some(Command::Openapi { file }) => match load_config(file) {
+            Ok(cfg) => match serde_json::to_string_pretty(cfg.api().document()) {
+                Ok(json) => {
+                    use std::io::Write as _;
+                    // A closed pipe (`| head`) is not an error of ours.
+                    let _ = writeln!(std::io::stdout().lock(), "{json}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::FAILURE
+                }
+            },
             Err(e) => {
                 eprintln!("{e}");
                 ExitCode::FAILURE
