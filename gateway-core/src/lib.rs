@@ -23,6 +23,7 @@ pub mod health;
 pub mod normalize;
 pub mod policy;
 pub mod proxy;
+pub mod ratelimit;
 pub mod report;
 pub mod resilience;
 mod router;
