@@ -3,6 +3,7 @@
 pub mod contract;
 mod envelope;
 mod error;
+mod limit_contract;
 mod memory;
 
 pub use envelope::{EnvelopeStore, RawKv};
