@@ -299,12 +299,12 @@ mod tests {
     fn bad_parts_are_named() {
         assert!(
             KeyPart::parse("cookie.x")
-                .unwrap_err()
+                .expect_err("refused")
                 .contains("`cookie.x` is not a key part")
         );
         assert!(
             KeyPart::parse("header.bad header")
-                .unwrap_err()
+                .expect_err("refused")
                 .contains("not a header name")
         );
         assert_eq!(
