@@ -19,6 +19,8 @@ mod policy;
 mod quota;
 mod sliding_window;
 mod step;
+#[cfg(test)]
+mod tests;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
