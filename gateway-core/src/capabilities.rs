@@ -81,6 +81,23 @@ impl Capabilities {
                 ),
             ));
         }
+        if !self.atomic_counters {
+            let mut seen = std::collections::BTreeSet::new();
+            let paths = config
+                .routes
+                .iter()
+                .flat_map(|r| r.policies.iter())
+                .flat_map(|p| p.exact_counter_paths());
+            for path in paths.filter(|p| seen.insert(p.clone())) {
+                problems.push(ConfigProblem::new(
+                    path,
+                    format!(
+                        "target `{t}` cannot keep exact counters with this store (capability `atomic_counters`); {}, or set `accuracy: approximate`",
+                        self.exact_counters_hint
+                    ),
+                ));
+            }
+        }
         for u in &config.upstreams {
             if u.ca_file.is_some() && !self.file_system {
                 problems.push(ConfigProblem::new(

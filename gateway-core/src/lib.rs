@@ -24,6 +24,7 @@ pub mod normalize;
 pub mod openapi;
 pub mod policy;
 pub mod proxy;
+pub mod ratelimit;
 pub mod report;
 pub mod resilience;
 mod router;

@@ -3,6 +3,7 @@
 //! contract. The findings travel in the response extensions (never sent to
 //! clients); each target writes these lines to its platform's log.
 
+use crate::ratelimit::RateLimitReport;
 use crate::validate::ResponseValidationReport;
 use crate::waf::WafReport;
 
@@ -24,6 +25,13 @@ pub fn log_lines<B>(resp: &http::Response<B>) -> Vec<String> {
         lines.push(format!(
             "upstream response failed validation: status={status} mode={mode} pointers={}",
             v.pointers()
+        ));
+    }
+    if let Some(r) = resp.extensions().get::<RateLimitReport>() {
+        let mode = if r.fail_closed { "deny" } else { "allow" };
+        lines.push(format!(
+            "rate limit store unavailable: status={status} on_store_error={mode} limits={}",
+            r.store_errors.join(",")
         ));
     }
     lines

@@ -142,6 +142,16 @@ PY
     fi
     counts "incr/k x5 -> 1..5: the counter survives across per-request instances" 1 2 3 4 5
   fi
+  # Rate limit of 50 (approximate, Spin KV): 200 GETs, 64 at a time.
+  if allowed=$(python3 "$ROOT/scripts/lib/count-allowed.py" "$BASE/limited" 200 64); then
+    if [ "$allowed" -ge 50 ] && [ "$allowed" -le 200 ]; then
+      ok "rate limit 50 on Spin KV: $allowed of 200 allowed at concurrency 64 (approximate, measured)"
+    else
+      bad "rate limit 50 on Spin KV" "$allowed of 200 allowed"
+    fi
+  else
+    bad "rate limit 50 on Spin KV" "$allowed"
+  fi
 fi
 
 step "memory build under the same host"

@@ -129,6 +129,17 @@ routes:
     methods: [GET]
     path: /hello
     upstream: hello
+  # Rate-limit accuracy: exact on the Durable Object, approximate on KV.
+  - name: rl-exact
+    path: /rl/exact
+    upstream: hello
+    policies:
+      - rate_limit: { limits: [{ name: do_acc, rate: 50/d }] }
+  - name: rl-kv
+    path: /rl/kv
+    upstream: hello
+    policies:
+      - rate_limit: { limits: [{ name: kv_acc, rate: 50/d, accuracy: approximate }] }
 YAML
 step "build the store self-test worker (counters: exact, --features selftest)"
 start=$(date +%s)
@@ -351,6 +362,14 @@ else
       'integers "$TMP/kv.out" "True" && [ "$kv_final" -ge 1 ] && [ "$kv_final" -le 200 ]'
     printf '  measured: Durable Object counted 200 of 200 in %d ms; Workers KV (read-modify-write) counted %d of 200 in %d ms (%d lost updates, %d distinct answers)\n' \
       "$do_ms" "$kv_final" "$kv_ms" "$((200 - kv_final))" "$kv_distinct"
+
+    # Rate limit of 50 per day: 200 GETs, 64 at a time.
+    do_allowed=$(python3 "$ROOT/scripts/lib/count-allowed.py" "$BASE/rl/exact" 200 64) || do_allowed=-1
+    expect "rate limit 50, exact (Durable Object): $do_allowed of 200 allowed at concurrency 64" \
+      '[ "$do_allowed" = 50 ]'
+    kv_allowed=$(python3 "$ROOT/scripts/lib/count-allowed.py" "$BASE/rl/kv" 200 64) || kv_allowed=-1
+    expect "rate limit 50, approximate (Workers KV): $kv_allowed of 200 allowed at concurrency 64 (measured)" \
+      '[ "$kv_allowed" -ge 50 ] && [ "$kv_allowed" -le 200 ]'
   fi
 fi
 

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use gateway_core::KvStore;
+use gateway_core::ratelimit::{self, LimitDecision, LimitState, LimitStep};
 use gateway_core::store::StorageError;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
@@ -198,6 +199,44 @@ impl KvStore for RedisStore {
             .await
             .map_err(|e| storage_error("compare_and_swap", &e))?;
         Ok(written == 1)
+    }
+
+    /// One round trip: the decision runs in a server-side script
+    /// (`EVALSHA`, loaded on first use), atomic across every instance.
+    async fn rate_limit(
+        &self,
+        key: &str,
+        step: &LimitStep,
+        now_ms: u64,
+    ) -> Result<LimitDecision, StorageError> {
+        let mut call = self.scripts.rate_limit.key(self.key(key));
+        match *step {
+            LimitStep::Gcra { interval_ms, burst } => {
+                call.arg("g").arg(now_ms).arg(interval_ms).arg(burst);
+            }
+            LimitStep::Window {
+                start_ms,
+                end_ms,
+                limit,
+                sliding,
+            } => {
+                call.arg("w")
+                    .arg(now_ms)
+                    .arg(start_ms)
+                    .arg(end_ms)
+                    .arg(limit)
+                    .arg(if sliding { "1" } else { "0" });
+            }
+        }
+        let (allowed, state): (i64, String) = call
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(|e| storage_error("rate_limit", &e))?;
+        let state =
+            LimitState::decode(state.as_bytes()).ok_or_else(|| StorageError::WrongType {
+                key: key.to_owned(),
+            })?;
+        Ok(ratelimit::decide(step, &state, allowed == 1, now_ms))
     }
 }
 

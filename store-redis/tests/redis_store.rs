@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use gateway_core::KvStore;
+use gateway_core::ratelimit::LimitStep;
 use gateway_core::store::StorageError;
 use gateway_store_redis::RedisStore;
 
@@ -600,4 +601,50 @@ mod harness {
         let _ = child.wait();
         panic!("redis-server on port {port} did not accept connections within 5 s");
     }
+}
+
+/// Counts how many of `total` concurrent decisions (64 at a time) pass.
+async fn concurrent_allowed(s: &RedisStore, key: &str, step: LimitStep, total: usize) -> usize {
+    use futures_util::stream::{self, StreamExt};
+    let now = 1_000_000_000_000;
+    stream::iter(0..total)
+        .map(|_| {
+            let s = s.clone();
+            async move {
+                s.rate_limit(key, &step, now)
+                    .await
+                    .expect("decision")
+                    .allowed
+            }
+        })
+        .buffer_unordered(64)
+        .filter(|ok| std::future::ready(*ok))
+        .count()
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rate_limits_are_exact_under_concurrency() {
+    let redis = Redis::start().await;
+    let s = redis.store("limits").await;
+    let n = 50;
+    let gcra = LimitStep::Gcra {
+        interval_ms: 3_600_000,
+        burst: n,
+    };
+    let window = |sliding| LimitStep::Window {
+        start_ms: 999_999_960_000,
+        end_ms: 1_000_000_020_000,
+        limit: n,
+        sliding,
+    };
+    for (key, step) in [
+        ("gcra", gcra),
+        ("quota", window(false)),
+        ("sliding", window(true)),
+    ] {
+        let allowed = concurrent_allowed(&s, key, step, 4 * n as usize).await;
+        assert_eq!(allowed, n as usize, "{key}");
+    }
+    redis.cleanup("limits").await;
 }

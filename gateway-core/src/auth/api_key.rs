@@ -11,10 +11,12 @@ pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
 
 /// Lower-case hex of the SHA-256 of `key`: what goes in `consumers.*.api_keys`.
 pub fn hash_api_key(key: &str) -> String {
-    sha256(key.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hash_api_key_bytes(key.as_bytes())
+}
+
+/// Lower-case hex of the SHA-256 of a key as raw bytes.
+pub(crate) fn hash_api_key_bytes(key: &[u8]) -> String {
+    sha256(key).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Parses 64 hex digits.

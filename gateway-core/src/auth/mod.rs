@@ -63,6 +63,14 @@ impl AuthConfig {
     }
 }
 
+/// Which API key authenticated a request: the first 16 hex digits of its
+/// SHA-256, the start of the digest configured in `consumers.*.api_keys`
+/// (never the key). An `auth` policy puts it in
+/// [`Cx::extensions`](crate::policy::Cx::extensions) next to the
+/// [`Identity`], for rate limits keyed by `api_key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyId(pub String);
+
 /// Who made a request, as decided by an `auth` policy. Later policies find
 /// it in [`Cx::extensions`](crate::policy::Cx::extensions).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -374,6 +374,13 @@ impl Policy for Auth {
             return Err(r.into());
         }
         if let Some(h) = &self.api_key_header {
+            if identity.mechanism == "api_key"
+                && let Some(key) = req.headers().get(h)
+            {
+                let digest = super::api_key::hash_api_key_bytes(key.as_bytes());
+                cx.extensions
+                    .insert(super::ApiKeyId(digest[..16].to_owned()));
+            }
             req.headers_mut().remove(h);
         }
         let strip_authorization = match identity.mechanism {

@@ -66,6 +66,12 @@ impl GatewayConfig {
             &mut auth_problems,
         ));
         p.extend(auth_problems);
+        let mut limit_problems = Vec::new();
+        let rate_limits = Arc::new(crate::ratelimit::build_shared(
+            &spec.rate_limits,
+            &mut limit_problems,
+        ));
+        p.extend(limit_problems);
         let mut routes = Vec::new();
         let mut keys = Vec::new();
         let mut names: HashMap<String, usize> = HashMap::new();
@@ -80,6 +86,7 @@ impl GatewayConfig {
                 &upstream_index,
                 registry,
                 &auth,
+                &rate_limits,
                 &mut p,
             ) else {
                 continue;
@@ -516,6 +523,7 @@ fn build_route(
     upstreams: &HashMap<String, usize>,
     registry: &PolicyRegistry,
     auth: &Arc<AuthConfig>,
+    rate_limits: &Arc<crate::ratelimit::SharedLimits>,
     p: &mut Problems,
 ) -> Option<(Route, RouteKey)> {
     let before = p.len();
@@ -542,6 +550,7 @@ fn build_route(
             path: format!("{at}.policies[{j}]"),
             params: params.clone(),
             auth: auth.clone(),
+            rate_limits: rate_limits.clone(),
         };
         match registry.build(spec, &cx) {
             Ok(pol) => policies.push(pol),

@@ -42,6 +42,10 @@ pub struct GatewaySpec {
     /// JWT issuers, by name, that `auth` policies accept tokens from.
     #[serde(default)]
     pub jwt_issuers: BTreeMap<String, IssuerSpec>,
+    /// Rate limits by name, shared by the routes whose `rate_limit`
+    /// policies `use` them (see docs/rate-limiting.md).
+    #[serde(default)]
+    pub rate_limits: BTreeMap<String, crate::ratelimit::LimitSpec>,
     /// The service registry's HTTP API, served by the gateway under a path
     /// prefix and protected by a bearer token. Off unless given.
     pub registry: Option<RegistrySpec>,

@@ -148,7 +148,7 @@ routes:
         "gw.yaml: routes[0].methods[0]: `G ET` is not an HTTP method",
         "gw.yaml: routes[1].upstream: unknown upstream `missing`",
         "gw.yaml: routes[1].policies[0].headers.request.set.bad name: `bad name` is not a valid header name",
-        "gw.yaml: routes[1].policies[1]: unknown policy `nosuch`; known policies: auth, deny, headers, request_size, rewrite, transform, validate, waf",
+        "gw.yaml: routes[1].policies[1]: unknown policy `nosuch`; known policies: auth, deny, headers, rate_limit, request_size, rewrite, transform, validate, waf",
         "gw.yaml: routes[1].policies[2]: a policy entry must have exactly one key",
         "gw.yaml: routes[2].hosts[0]: `bad host` is not a host name",
     ];
@@ -360,4 +360,44 @@ fn routes_under_the_registry_prefix_are_refused() {
             "gw.yaml: routes[1].path: `/registry/{*rest}` is under the registry API prefix `/registry`, which the gateway answers itself; move the route or change `registry.prefix`",
         ]
     );
+}
+
+#[test]
+fn rate_limit_references_and_exact_limits_are_checked() {
+    let text = "version: 1\nupstreams: { a: { mock: { json: {} } } }\nrate_limits:\n  global: { rate: 100/s }\n  bad: { rate: 1/fortnight }\nroutes:\n  - path: /x\n    upstream: a\n    policies:\n      - rate_limit: { use: [global, nosuch], limits: [{ name: global, rate: 1/s }] }\n";
+    let err = load_file_text("gw.yaml", text, &PolicyRegistry::builtin())
+        .expect_err("invalid")
+        .to_string();
+    for want in [
+        "gw.yaml: rate_limits.bad.rate: `fortnight` is not a period",
+        "gw.yaml: routes[0].policies[0].rate_limit.use[1]: no top-level rate limit is named `nosuch`",
+        "gw.yaml: routes[0].policies[0].rate_limit: the limit name `global` is used twice on this route",
+    ] {
+        assert!(err.contains(want), "{want}\n{err}");
+    }
+    let ok = "version: 1\nupstreams: { a: { mock: { json: {} } } }\nrate_limits:\n  global: { rate: 100/s }\nroutes:\n  - path: /x\n    upstream: a\n    policies:\n      - rate_limit: { use: [global], limits: [{ name: coarse, rate: 10/m, accuracy: approximate }] }\n";
+    let cfg = load_file_text("gw.yaml", ok, &PolicyRegistry::builtin()).expect("valid");
+    let edge = crate::Capabilities {
+        target: "edge",
+        shared_state: true,
+        atomic_counters: false,
+        exact_counters_hint: "bind the Durable Object",
+        platform_store: Some("KV"),
+        background_work: true,
+        file_system: false,
+        listener: false,
+        redis: false,
+        max_concurrent_subrequests: None,
+        active_health_checks: false,
+        dns_discovery: false,
+    };
+    assert_eq!(
+        edge.check(&cfg).expect_err("refused").to_string(),
+        "gw.yaml: rate_limits.global.accuracy: target `edge` cannot keep exact counters with this store (capability `atomic_counters`); bind the Durable Object, or set `accuracy: approximate`"
+    );
+    let exact = crate::Capabilities {
+        atomic_counters: true,
+        ..edge
+    };
+    assert!(exact.check(&cfg).is_ok());
 }

@@ -53,6 +53,12 @@ pub trait Policy: MaybeSend + MaybeSync + std::fmt::Debug {
         false
     }
 
+    /// Field paths of settings that need exact counters across instances
+    /// (checked against the target's `atomic_counters` capability).
+    fn exact_counter_paths(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Runs before the upstream. `Err` aborts with that error's response.
     async fn on_request(
         &self,

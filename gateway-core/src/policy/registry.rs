@@ -21,6 +21,8 @@ pub struct BuildCx {
     pub params: Vec<String>,
     /// The config's consumers and JWT issuers, for `auth` policies.
     pub auth: Arc<AuthConfig>,
+    /// The top-level `rate_limits`, for `rate_limit` policies that `use` them.
+    pub(crate) rate_limits: Arc<crate::ratelimit::SharedLimits>,
 }
 
 impl BuildCx {
@@ -96,6 +98,7 @@ impl PolicyRegistry {
         r.register(crate::auth::FACTORY);
         r.register(super::validate::FACTORY);
         r.register(super::transform::FACTORY);
+        r.register(crate::ratelimit::FACTORY);
         r
     }
 
@@ -138,6 +141,7 @@ impl PolicyRegistry {
             path: format!("{}.{}", cx.path, kind),
             params: cx.params.clone(),
             auth: cx.auth.clone(),
+            rate_limits: cx.rate_limits.clone(),
         };
         (factory.build)(settings, &cx)
     }

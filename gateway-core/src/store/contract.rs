@@ -1,6 +1,10 @@
 //! The behaviour every [`KvStore`] promises, as checks that run against a
 //! live store.
 //!
+//! It includes the rate-limit checks of
+//! [`limit_contract`](super::limit_contract): the same decisions as the
+//! pure algorithms for the same requests.
+//!
 //! Unit tests run them against the memory and envelope stores, the Redis
 //! tests against a real server, and the edge targets' self-test builds
 //! against their platform stores (Workers KV and Durable Objects under
@@ -66,6 +70,9 @@ pub async fn check(store: &dyn KvStore, sleep: &dyn Sleep, prefix: &str) -> Cont
     // The timed checks run together so the suite waits only twice.
     let timed = timed(store, sleep, &k("ttl"), &k("wnd"), &k("casx")).await;
     for (name, outcome) in timed {
+        record(name, outcome);
+    }
+    for (name, outcome) in super::limit_contract::check(store, &k("limit:")).await {
         record(name, outcome);
     }
     report

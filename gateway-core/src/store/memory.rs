@@ -8,6 +8,7 @@ use bytes::Bytes;
 
 use super::{KvStore, StorageError};
 use crate::env::Clock;
+use crate::ratelimit::{LimitDecision, LimitState, LimitStep};
 
 struct Entry {
     value: Bytes,
@@ -98,6 +99,27 @@ impl MemoryStore {
 #[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
 impl KvStore for MemoryStore {
+    async fn rate_limit(
+        &self,
+        key: &str,
+        step: &LimitStep,
+        now_ms: u64,
+    ) -> Result<LimitDecision, StorageError> {
+        let now = self.clock.now_ms();
+        let mut map = self.lock();
+        let state = Self::live(&map, key, now).and_then(|e| LimitState::decode(&e.value));
+        let (allowed, new) = crate::ratelimit::apply(step, state, now_ms);
+        if allowed {
+            let ttl = crate::ratelimit::ttl(step, &new, now_ms);
+            let entry = Entry {
+                value: Bytes::from(new.encode()),
+                expires_at: self.expiry(now, Some(ttl)),
+            };
+            self.insert(&mut map, key, entry, now);
+        }
+        Ok(crate::ratelimit::decide(step, &new, allowed, now_ms))
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Bytes>, StorageError> {
         let now = self.clock.now_ms();
         Ok(Self::live(&self.lock(), key, now).map(|e| e.value.clone()))

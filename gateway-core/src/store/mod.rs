@@ -3,6 +3,7 @@
 pub mod contract;
 mod envelope;
 mod error;
+mod limit_contract;
 mod memory;
 #[cfg(any(test, feature = "test-util"))]
 mod probe;
@@ -18,6 +19,11 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::env::{MaybeSend, MaybeSync};
+use crate::ratelimit::{LimitDecision, LimitState, LimitStep};
+
+/// Compare-and-swap attempts of the default [`KvStore::rate_limit`] before
+/// it gives up under contention.
+const RATE_LIMIT_ATTEMPTS: usize = 16;
 
 /// A key-value store with expiry, atomic counters and compare-and-swap.
 ///
@@ -51,4 +57,40 @@ pub trait KvStore: MaybeSend + MaybeSync {
         new: Bytes,
         ttl: Option<Duration>,
     ) -> Result<bool, StorageError>;
+
+    /// Takes one rate-limit decision for `key` at `now_ms` (the gateway's
+    /// clock, so every store agrees on windows) and stores the new state.
+    ///
+    /// The default reads the state and writes it back with
+    /// [`compare_and_swap`](Self::compare_and_swap), retrying a bounded
+    /// number of times: exact where compare-and-swap is exact, read-modify-
+    /// write where it is not (Workers KV, Spin key-value). Stores that can
+    /// decide in one atomic step override it (memory under its lock, Redis
+    /// in a server-side script, the Durable Object inside the object).
+    async fn rate_limit(
+        &self,
+        key: &str,
+        step: &LimitStep,
+        now_ms: u64,
+    ) -> Result<LimitDecision, StorageError> {
+        for _ in 0..RATE_LIMIT_ATTEMPTS {
+            let old = self.get(key).await?;
+            let state = old.as_deref().and_then(LimitState::decode);
+            let (allowed, new) = crate::ratelimit::apply(step, state, now_ms);
+            if allowed {
+                let ttl = crate::ratelimit::ttl(step, &new, now_ms);
+                let value = Bytes::from(new.encode());
+                if !self
+                    .compare_and_swap(key, old.as_deref(), value, Some(ttl))
+                    .await?
+                {
+                    continue;
+                }
+            }
+            return Ok(crate::ratelimit::decide(step, &new, allowed, now_ms));
+        }
+        Err(StorageError::Refused(
+            "rate-limit state kept changing under concurrent updates".into(),
+        ))
+    }
 }

@@ -143,6 +143,7 @@ mod tests {
             path: "t".into(),
             params: vec!["id".into()],
             auth: Default::default(),
+            rate_limits: Default::default(),
         };
         let spec: BodyOpsSpec = serde_json::from_value(spec).expect("spec");
         let mut problems = Vec::new();
@@ -177,6 +178,7 @@ mod tests {
             path: "t".into(),
             params: vec![],
             auth: Default::default(),
+            rate_limits: Default::default(),
         };
         let spec: BodyOpsSpec =
             serde_json::from_value(json!({"remove": ["password"], "set": {"/a": "{nope}"}}))

@@ -24,6 +24,12 @@ impl Redis {
         {
             return Ok(Self { url, child: None });
         }
+        Self::start_own().await
+    }
+
+    /// A throwaway `redis-server` of our own, even when `REDIS_URL` is
+    /// set (for tests that stop it).
+    pub(crate) async fn start_own() -> Result<Self> {
         for _ in 0..5 {
             let port = dead_port()?;
             let mut child = Command::new("redis-server")
@@ -55,6 +61,16 @@ impl Redis {
     /// The `redis://` URL.
     pub(crate) fn url(&self) -> &str {
         &self.url
+    }
+}
+
+impl Redis {
+    /// Stops a server of our own (a shared one is left alone).
+    pub(crate) fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 

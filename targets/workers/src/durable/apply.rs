@@ -6,7 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::op::{Op, Reply};
+use gateway_core::ratelimit::{self, LimitState};
+
+use super::op::{Op, Reply, ttl_ms};
 
 /// What the object keeps under a key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,6 +130,24 @@ pub fn apply(op: &Op, stored: Option<Entry>, now: u64) -> Outcome {
                 expires_at,
             };
             (Reply::Counted { value: next }, Write::Set(entry))
+        }
+        Op::RateLimit { step, now_ms, .. } => {
+            let state = live.as_ref().and_then(|e| LimitState::decode(&e.value));
+            let (allowed, next) = ratelimit::apply(step, state, *now_ms);
+            let write = if allowed {
+                let ttl = ratelimit::ttl(step, &next, *now_ms);
+                Write::Set(Entry {
+                    value: next.encode().into_bytes(),
+                    expires_at: deadline(now, ttl_ms(Some(ttl))),
+                })
+            } else {
+                untouched
+            };
+            let reply = Reply::Limited {
+                allowed,
+                state: next.encode(),
+            };
+            (reply, write)
         }
         Op::Cas {
             expected,
@@ -265,6 +285,44 @@ mod tests {
         let max = i64::MAX.to_string();
         let out = apply(&incr(1, None), Some(entry(max.as_bytes(), None)), 0);
         assert_eq!(out.reply, Reply::Counted { value: i64::MAX });
+    }
+
+    #[test]
+    fn rate_limit_decides_inside_the_object_and_writes_only_when_allowed() {
+        let op = Op::RateLimit {
+            key: "k".into(),
+            step: gateway_core::ratelimit::LimitStep::Gcra {
+                interval_ms: 100,
+                burst: 2,
+            },
+            now_ms: 1_000,
+        };
+        let first = apply(&op, None, 1_000);
+        assert_eq!(
+            first.reply,
+            Reply::Limited {
+                allowed: true,
+                state: "g:1100".into()
+            }
+        );
+        let Write::Set(e) = first.write else {
+            panic!("allowed writes")
+        };
+        assert_eq!(e.expires_at, Some(1_100));
+        assert_eq!(first.alarm, Some(Alarm::At(1_100)));
+        let second = apply(&op, Some(e), 1_000);
+        let Write::Set(e) = second.write else {
+            panic!("allowed writes")
+        };
+        let third = apply(&op, Some(e), 1_000);
+        assert_eq!(
+            third.reply,
+            Reply::Limited {
+                allowed: false,
+                state: "g:1200".into()
+            }
+        );
+        assert_eq!(third.write, Write::Keep);
     }
 
     #[test]

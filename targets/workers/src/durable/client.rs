@@ -9,6 +9,8 @@ use gateway_core::store::StorageError;
 use wasm_bindgen::JsValue;
 use worker::{Method, ObjectNamespace, Request, RequestInit};
 
+use gateway_core::ratelimit::{self, LimitDecision, LimitStep};
+
 use super::op::{Op, Reply, ttl_ms};
 
 /// The URL the worker posts operations to; the object ignores it.
@@ -116,5 +118,21 @@ impl KvStore for DurableCounters {
             ttl_ms: ttl_ms(ttl),
         };
         self.call(op).await?.into_swapped()
+    }
+
+    /// One request to the key's object, which decides alone: exact.
+    async fn rate_limit(
+        &self,
+        key: &str,
+        step: &LimitStep,
+        now_ms: u64,
+    ) -> Result<LimitDecision, StorageError> {
+        let op = Op::RateLimit {
+            key: key.to_owned(),
+            step: *step,
+            now_ms,
+        };
+        let (allowed, state) = self.call(op).await?.into_limited(key)?;
+        Ok(ratelimit::decide(step, &state, allowed, now_ms))
     }
 }

@@ -11,6 +11,7 @@
 
 use std::time::Duration;
 
+use gateway_core::ratelimit::{LimitState, LimitStep};
 use gateway_core::store::StorageError;
 use serde::{Deserialize, Serialize};
 
@@ -101,6 +102,16 @@ pub enum Op {
         #[serde(default)]
         ttl_ms: Option<u64>,
     },
+    /// Takes one rate-limit decision inside the object (exact: the object
+    /// handles one operation at a time).
+    RateLimit {
+        /// The key.
+        key: String,
+        /// The algorithm and its parameters.
+        step: LimitStep,
+        /// The gateway's clock, so every store agrees on windows.
+        now_ms: u64,
+    },
 }
 
 impl Op {
@@ -111,7 +122,8 @@ impl Op {
             | Op::Put { key, .. }
             | Op::Delete { key }
             | Op::Incr { key, .. }
-            | Op::Cas { key, .. } => key,
+            | Op::Cas { key, .. }
+            | Op::RateLimit { key, .. } => key,
         }
     }
 
@@ -152,6 +164,13 @@ pub enum Reply {
     Swapped {
         /// Whether it was written.
         swapped: bool,
+    },
+    /// For `rate_limit`: the decision and the state after it.
+    Limited {
+        /// Whether the request passes.
+        allowed: bool,
+        /// The state, as `LimitState::encode` writes it.
+        state: String,
     },
     /// For `incr`: the value is not a decimal integer.
     WrongType,
@@ -221,6 +240,18 @@ impl Reply {
         }
     }
 
+    /// The answer to `rate_limit` on `key`: whether it passed and the state.
+    pub fn into_limited(self, key: &str) -> Result<(bool, LimitState), StorageError> {
+        match self {
+            Reply::Limited { allowed, state } => LimitState::decode(state.as_bytes())
+                .map(|s| (allowed, s))
+                .ok_or_else(|| StorageError::WrongType {
+                    key: key.to_owned(),
+                }),
+            other => Err(unexpected(other)),
+        }
+    }
+
     /// The answer to `cas`.
     pub fn into_swapped(self) -> Result<bool, StorageError> {
         match self {
@@ -278,6 +309,14 @@ mod tests {
             incr(-2, None),
             cas(None, b"n", None),
             cas(Some(b""), b"n", Some(1)),
+            Op::RateLimit {
+                key: "a".into(),
+                step: LimitStep::Gcra {
+                    interval_ms: 100,
+                    burst: 5,
+                },
+                now_ms: 7,
+            },
         ];
         for op in ops {
             assert_eq!(Op::decode(&op.encode()).expect("decodes"), op);
@@ -307,6 +346,10 @@ mod tests {
             Reply::Counted { value: -3 },
             Reply::Swapped { swapped: false },
             Reply::WrongType,
+            Reply::Limited {
+                allowed: true,
+                state: "g:1".into(),
+            },
             Reply::Failed {
                 message: "x".into(),
             },
