@@ -354,6 +354,41 @@ fn the_document_is_built_without_docs_too() {
 }
 
 #[test]
+fn rate_limited_operations_list_429_and_their_limits() {
+    let cfg = load(
+        r#"
+version: 1
+rate_limits:
+  per_ip: { rate: 20/s, burst: 40 }
+upstreams:
+  u: { url: "http://u.test" }
+routes:
+  - path: /a
+    upstream: u
+    policies:
+      - rate_limit:
+          use: [per_ip]
+          limits:
+            - { name: daily, algorithm: quota, rate: 1000/day, key: [header.x-tenant], on_store_error: deny }
+"#,
+    );
+    let doc = cfg.api().document();
+    assert_valid_openapi(doc);
+    let op = &doc["paths"]["/a"]["get"];
+    assert!(op["responses"]["429"].is_object(), "{op}");
+    assert!(op["responses"]["503"].is_object(), "fails closed: {op}");
+    let description = op["description"].as_str().unwrap_or_default();
+    assert!(
+        description.contains("Rate limit `daily`: 1000/day per header.x-tenant."),
+        "{description}"
+    );
+    assert!(
+        description.contains("Shared rate limits: per_ip."),
+        "{description}"
+    );
+}
+
+#[test]
 fn routes_under_docs_paths_are_config_errors_naming_the_field() {
     let err = load_file_text(
         "gw.yaml",
