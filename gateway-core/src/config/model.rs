@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::aggregate::Aggregate;
+use crate::cache::config::{CacheSettings, RouteCache};
 use crate::discovery::config::RegistryConfig;
 use crate::health::ActiveHealthCheck;
 use crate::normalize::PathConfig;
@@ -105,6 +106,8 @@ pub(crate) struct Route {
     pub(crate) max_body: u64,
     pub(crate) resilience: crate::resilience::RouteResilience,
     pub(crate) versioning: Option<Versioning>,
+    /// Response caching, when the route opts in.
+    pub(crate) cache: Option<RouteCache>,
 }
 
 /// One route, for listings.
@@ -134,6 +137,8 @@ pub struct GatewayConfig {
     pub(crate) router: Router,
     /// The registry API, when enabled.
     pub(crate) registry: Option<RegistryConfig>,
+    /// Cache store and purge settings.
+    pub(crate) cache: CacheSettings,
 }
 
 impl GatewayConfig {
@@ -157,6 +162,11 @@ impl GatewayConfig {
     /// The path prefix of the registry API, when the config enables it.
     pub fn registry_prefix(&self) -> Option<&str> {
         self.registry.as_ref().map(|r| r.prefix.as_str())
+    }
+
+    /// The path prefix of the cache purge API, when the config enables it.
+    pub fn purge_prefix(&self) -> Option<&str> {
+        self.cache.purge.as_ref().map(|a| a.prefix.as_str())
     }
 
     /// The routes in config order.
