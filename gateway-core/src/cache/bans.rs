@@ -39,7 +39,7 @@ pub(crate) enum Rule {
     Tag(String),
 }
 
-/// A purge: entries stored at or before `at_ms` that match are gone.
+/// A purge: entries stored before `at_ms` that match are gone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Ban {
     /// When the purge was taken (Unix ms).
@@ -55,7 +55,7 @@ pub(crate) struct Ban {
 impl Ban {
     /// Whether it removes `entry`.
     pub(crate) fn matches(&self, entry: &Entry) -> bool {
-        entry.stored_ms <= self.at_ms
+        entry.stored_ms < self.at_ms
             && self.host.as_ref().is_none_or(|h| *h == entry.host)
             && match &self.rule {
                 Rule::Url { path, query } => *path == entry.path && *query == entry.query,
