@@ -486,3 +486,18 @@ async fn concurrent_misses_for_a_cold_key_make_one_upstream_request() -> Result<
     assert_eq!(misses, 1);
     Ok(())
 }
+
+#[test]
+fn the_docs_example_is_a_valid_config() {
+    let doc = include_str!("../../docs/caching.md");
+    let start = doc.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
+    let len = doc[start..].find("```").expect("closed yaml block");
+    let cfg = gateway_core::config::load_file_text(
+        "docs/caching.md",
+        &doc[start..start + len],
+        &gateway_core::PolicyRegistry::builtin(),
+    );
+    if let Err(e) = cfg {
+        panic!("docs/caching.md example is invalid:\n{e}");
+    }
+}
