@@ -358,7 +358,13 @@ async fn fetch_and_store(
         stage.settings,
         now,
     ) {
-        Err(_) => tagged(resp, Outcome::Miss),
+        Err(_) => {
+            // The upstream no longer lets it be stored: the old entry goes.
+            if stale.is_some() {
+                let _ = stage.store().delete(&key.primary).await;
+            }
+            tagged(resp, Outcome::Miss)
+        }
         Ok((mut entry, vary)) => {
             let (head_parts, body) = resp.into_parts();
             match buffer(body, stage.route.max_object_bytes).await {

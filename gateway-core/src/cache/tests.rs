@@ -734,3 +734,22 @@ fn concurrent_misses_make_one_upstream_request() {
     assert_eq!(misses, 1);
     assert!(results.iter().all(|(_, b)| &b[..] == b"shared"));
 }
+
+#[test]
+fn an_entry_the_upstream_stops_allowing_is_dropped() {
+    let f = fixture("{}", "");
+    f.up.answer(
+        200,
+        &[("cache-control", "max-age=1"), ("etag", "\"a\"")],
+        "old",
+    );
+    f.get("/items/1");
+    f.up.answer(200, &[("cache-control", "no-store")], "new");
+    f.advance(2);
+    let r = f.get("/items/1");
+    assert_eq!((r.x_cache.as_str(), r.body.as_str()), ("MISS", "new"));
+    // Not revalidated against the dropped entry next time.
+    f.get("/items/1");
+    let (_, headers) = f.up.last();
+    assert!(!headers.contains_key("if-none-match"));
+}
