@@ -7,14 +7,14 @@
 //! hits too). What it does, module by module:
 //!
 //! - [`config`]: the top-level `cache:` section and a route's `cache:` field;
-//! - [`key`]: the cache key, and the request sent upstream, which carries
+//! - `key`: the cache key, and the request sent upstream, which carries
 //!   only keyed inputs (no cache poisoning);
-//! - [`entry`]: a stored response and its stored form;
-//! - [`store`]: the in-memory LRU store and the shared store;
-//! - [`bans`]: purges by URL, prefix and tag;
-//! - [`coalesce`]: one upstream request per key for concurrent misses;
-//! - [`serve`]: the stage itself (hit, miss, stale, revalidation);
-//! - [`purge`]: the purge API.
+//! - `entry`: a stored response and its stored form;
+//! - `store`: the in-memory LRU store and the shared store;
+//! - `bans`: purges by URL, prefix and tag;
+//! - `coalesce`: one upstream request per key for concurrent misses;
+//! - `serve`: the stage itself (hit, miss, stale, revalidation);
+//! - `purge`: the purge API.
 //!
 //! Responses carry `X-Cache`: `HIT`, `MISS`, `STALE` (served stale while
 //! refreshing, or because the upstream failed), `REVALIDATED` (a stored
