@@ -34,9 +34,9 @@ pub(crate) struct CacheKey {
     pub(crate) primary: String,
     /// Lower-case host.
     pub(crate) host: String,
-    /// The path as sent upstream.
+    /// The path as the client sent it (normalised): what purges match.
     pub(crate) path: String,
-    /// The keyed query, normalised (empty when none).
+    /// The client's keyed query, normalised (empty when none).
     pub(crate) query: String,
 }
 
@@ -167,10 +167,13 @@ pub(crate) fn admit<'a>(
 
 /// Turns `req` into the request a cacheable route sends upstream and
 /// returns its key. `original` holds the headers as the client sent them
-/// (before the route's policies), so headers a policy set are kept.
+/// (before the route's policies), so headers a policy set are kept;
+/// `client_uri` is the (normalised) URI before the policies, which purges
+/// match. Both it and the URI sent upstream are in the key.
 pub(crate) fn prepare(
     req: &mut Request<Body>,
     original: &HeaderMap,
+    client_uri: &Uri,
     route: &RouteCache,
     host: &str,
     consumer: Option<&str>,
@@ -220,10 +223,12 @@ pub(crate) fn prepare(
         req.headers_mut().remove(h);
     }
 
+    let client_path = client_uri.path().to_owned();
+    let client_query = normalize_query(client_uri.query(), route.key_query.as_deref());
     let mut text = String::with_capacity(128);
     let _ = write!(
         text,
-        "{}\n{host}\n{path}\n{query}\n{}\n{}",
+        "{}\n{host}\n{client_path}\n{client_query}\n{path}\n{query}\n{}\n{}",
         req.method(),
         consumer.unwrap_or(""),
         version.unwrap_or("")
@@ -239,7 +244,7 @@ pub(crate) fn prepare(
     CacheKey {
         primary: hashed(&text),
         host: host.to_owned(),
-        path,
-        query,
+        path: client_path,
+        query: client_query,
     }
 }

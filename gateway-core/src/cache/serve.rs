@@ -113,7 +113,15 @@ pub(crate) async fn serve(
             return tagged(resp, Outcome::Bypass);
         }
     };
-    let key = prepare(&mut req, original, stage.route, host, consumer, cx.version);
+    let key = prepare(
+        &mut req,
+        original,
+        &cx.uri,
+        stage.route,
+        host,
+        consumer,
+        cx.version,
+    );
     let (parts, _) = req.into_parts();
     let bans = stage.runtime.bans.current(stage.env).await;
     let found = lookup(stage, &key, &parts.headers, &bans).await;

@@ -753,3 +753,21 @@ fn an_entry_the_upstream_stops_allowing_is_dropped() {
     let (_, headers) = f.up.last();
     assert!(!headers.contains_key("if-none-match"));
 }
+
+#[test]
+fn purges_match_the_path_the_client_used_even_when_a_policy_rewrites_it() {
+    let f = fixture(
+        "{ ttl: 60s }\n    policies:\n      - rewrite: { path: '/v2/{rest}' }",
+        PURGE,
+    );
+    f.up.answer(200, &[], "x");
+    f.get("/items/a?z=1");
+    assert_eq!(f.up.last().0, "http://up.test/v2/a?z=1");
+    assert_eq!(f.get("/items/a?z=1").x_cache, "HIT");
+    f.advance(1);
+    assert_eq!(f.purge(r#"{"prefix": "/items/"}"#), 200);
+    assert_eq!(f.get("/items/a?z=1").x_cache, "MISS");
+    f.advance(1);
+    assert_eq!(f.purge(r#"{"url": "/items/a?z=1"}"#), 200);
+    assert_eq!(f.get("/items/a?z=1").x_cache, "MISS");
+}
