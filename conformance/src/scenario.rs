@@ -14,7 +14,7 @@ pub struct Scenario {
     /// Capabilities every case needs (names of `Capabilities` fields).
     #[serde(default)]
     pub requires: Vec<String>,
-    /// `upstreams`, `routes`, `consumers`, `jwt_issuers` and `registry` to
+    /// `upstreams`, `routes`, `consumers`, `jwt_issuers`, `registry` and `cache` to
     /// merge into the suite's config.
     pub config: Value,
     /// The requests and what must come back.
@@ -126,15 +126,18 @@ pub fn merge(base: &str, scenarios: &[Scenario]) -> Result<Value> {
     let mut routes = Vec::new();
     // Consumers and JWT issuers are shared by name across scenarios.
     let mut shared: BTreeMap<&str, serde_json::Map<String, Value>> = BTreeMap::new();
-    // The registry API is one section of the config: one scenario may set it.
-    let mut registry: Option<(&str, Value)> = None;
+    // The registry API and the cache settings are sections of their own:
+    // one scenario may set each.
+    let mut single: BTreeMap<&str, (&str, Value)> = BTreeMap::new();
     for s in scenarios {
         let n = &s.name;
-        if let Some(r) = s.config.get("registry") {
-            if let Some((other, _)) = &registry {
-                bail!("{n}: `registry` is also defined by scenario {other}");
+        for key in ["registry", "cache"] {
+            if let Some(r) = s.config.get(key) {
+                if let Some((other, _)) = single.get(key) {
+                    bail!("{n}: `{key}` is also defined by scenario {other}");
+                }
+                single.insert(key, (n, r.clone()));
             }
-            registry = Some((n, r.clone()));
         }
         for key in ["consumers", "jwt_issuers"] {
             for (k, v) in s
@@ -208,8 +211,8 @@ pub fn merge(base: &str, scenarios: &[Scenario]) -> Result<Value> {
     for (key, map) in shared {
         obj.insert(key.into(), Value::Object(map));
     }
-    if let Some((_, r)) = registry {
-        obj.insert("registry".into(), r);
+    for (key, (_, r)) in single {
+        obj.insert(key.into(), r);
     }
     Ok(root)
 }

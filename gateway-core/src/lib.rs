@@ -13,6 +13,7 @@ pub mod aggregate;
 pub mod auth;
 mod balance;
 pub mod body;
+pub mod cache;
 pub mod capabilities;
 pub mod config;
 pub mod discovery;

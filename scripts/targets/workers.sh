@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the Cloudflare Workers adapter (targets/workers) with worker-build
 # and tests it under `wrangler dev --local` (workerd, KV simulated): the
-# quickstart routes of gateway.yaml. Also checks that invalid configs fail
+# quickstart routes of gateway.yaml, outbound fetch and response caching
+# in Workers KV (miss, hit, purge). Also checks that invalid configs fail
 # the build, and records the bundle size (`wrangler deploy --dry-run`) and
 # the time to first response. A self-test build (`--features selftest`,
 # `counters: exact`) holds Workers KV and the `GatewayCounters` Durable
@@ -77,8 +78,14 @@ build() {
 UP_PORT=$(free_port)
 SLOW_PORT=$(free_port)
 DOWN_PORT=$(free_port)
+# Its /cached route caches in Workers KV (`store: platform`, `cache.store:
+# shared`), with the purge API under /cache (token `test`).
 cat >"$TMP/outbound.yaml" <<YAML
 version: 1
+store: platform
+cache:
+  store: shared
+  purge: { token_sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 }
 upstreams:
   files:
     url: http://127.0.0.1:$UP_PORT
@@ -96,6 +103,12 @@ routes:
       - rewrite: { path: "/{rest}" }
       - headers:
           response: { set: { x-via: gateway-workers } }
+  - name: cached
+    path: /cached/{*rest}
+    upstream: files
+    cache: { ttl: 60s }
+    policies:
+      - rewrite: { path: "/{rest}" }
   - name: slow
     path: /slow
     upstream: slow
@@ -296,6 +309,22 @@ else
     req files2 GET /files/hello.txt
     expect "GET /files/hello.txt again after the failures -> 200 (no isolate reset)" \
       '[ "$CODE" = 200 ] && grep -q "$token" "$BODY"'
+
+    # Response caching in Workers KV: miss, hit, purge, miss.
+    req cache-miss GET /cached/hello.txt
+    expect "cache on Workers KV: first GET /cached/hello.txt -> 200 X-Cache: MISS" \
+      '[ "$CODE" = 200 ] && grep -q "$token" "$BODY" && [ "$(header x-cache)" = MISS ]'
+    req cache-hit GET /cached/hello.txt
+    expect "cache on Workers KV: second GET -> 200 X-Cache: HIT with Age, same body" \
+      '[ "$CODE" = 200 ] && grep -q "$token" "$BODY" && [ "$(header x-cache)" = HIT ] && [ -n "$(header age)" ]'
+    req cache-purge POST /cache/purge -H 'authorization: Bearer test' --data '{"prefix": "/cached/"}'
+    expect "cache on Workers KV: POST /cache/purge {prefix} -> 200 (ban stored in KV)" \
+      '[ "$CODE" = 200 ] && grep -q "\"prefix\":\"/cached/\"" "$BODY"'
+    req cache-purged GET /cached/hello.txt
+    expect "cache on Workers KV: after the purge -> X-Cache: MISS" \
+      '[ "$CODE" = 200 ] && [ "$(header x-cache)" = MISS ]'
+    req cache-again GET /cached/hello.txt
+    expect "cache on Workers KV: and then HIT again" '[ "$(header x-cache)" = HIT ]'
   fi
 fi
 

@@ -19,6 +19,7 @@ use super::spec::{
 use crate::aggregate::Aggregate;
 use crate::auth::AuthConfig;
 use crate::balance::{Balancer, build_algorithm, build_targets};
+use crate::cache::config::{CacheSettings, build_route_cache, build_settings};
 use crate::discovery::SchemeSpec;
 use crate::discovery::config::{build_discovered, build_registry};
 use crate::health::config::{build_active, build_passive};
@@ -50,6 +51,7 @@ impl GatewayConfig {
             );
         }
         let server = build_server(&spec.server, &mut p);
+        let cache = build_settings(spec.cache.as_ref(), &mut p);
         let (store, exact_counters) = build_store(spec.store.as_ref(), &mut p);
         let mut upstreams = Vec::new();
         let mut upstream_index = HashMap::new();
@@ -87,6 +89,7 @@ impl GatewayConfig {
                 registry,
                 &auth,
                 &rate_limits,
+                &cache,
                 &mut p,
             ) else {
                 continue;
@@ -149,6 +152,30 @@ impl GatewayConfig {
                 }
             }
         }
+        if let Some(purge) = &cache.purge {
+            for (i, r) in spec.routes.iter().enumerate() {
+                if purge.shadows(&r.path) {
+                    p.push(
+                        format!("routes[{i}].path"),
+                        format!(
+                            "`{}` is under the cache purge API prefix `{}`, which the gateway answers itself; move the route or change `cache.purge.prefix`",
+                            r.path, purge.prefix
+                        ),
+                    );
+                }
+            }
+            if let Some(reg) = &registry
+                && (reg.shadows(&purge.prefix) || purge.shadows(&reg.prefix))
+            {
+                p.push(
+                    "cache.purge.prefix",
+                    format!(
+                        "`{}` overlaps the registry API prefix `{}`",
+                        purge.prefix, reg.prefix
+                    ),
+                );
+            }
+        }
         let router = match Router::build(&keys) {
             Ok(r) => r,
             Err(conflicts) => {
@@ -175,6 +202,7 @@ impl GatewayConfig {
             router,
             registry,
             api,
+            cache,
         })
     }
 }
@@ -524,6 +552,7 @@ fn build_route(
     registry: &PolicyRegistry,
     auth: &Arc<AuthConfig>,
     rate_limits: &Arc<crate::ratelimit::SharedLimits>,
+    cache_settings: &CacheSettings,
     p: &mut Problems,
 ) -> Option<(Route, RouteKey)> {
     let before = p.len();
@@ -588,6 +617,16 @@ fn build_route(
             }
         }
     }
+    let cache = r.cache.as_ref().and_then(|c| {
+        if r.aggregate.is_some() {
+            p.push(
+                format!("{at}.cache"),
+                "an `aggregate` route cannot be cached; cache its backends' routes instead",
+            );
+            return None;
+        }
+        build_route_cache(c, cache_settings, &format!("{at}.cache"), p)
+    });
     if p.len() != before {
         return None;
     }
@@ -613,6 +652,7 @@ fn build_route(
             .map_or(server.limits.max_body_bytes, |b| b.0),
         resilience,
         versioning,
+        cache,
     };
     let key = RouteKey {
         route: i,

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::aggregate::Aggregate;
+use crate::cache::config::{CacheSettings, RouteCache};
 use crate::discovery::config::RegistryConfig;
 use crate::health::ActiveHealthCheck;
 use crate::normalize::PathConfig;
@@ -105,6 +106,8 @@ pub(crate) struct Route {
     pub(crate) max_body: u64,
     pub(crate) resilience: crate::resilience::RouteResilience,
     pub(crate) versioning: Option<Versioning>,
+    /// Response caching, when the route opts in.
+    pub(crate) cache: Option<RouteCache>,
 }
 
 /// One route, for listings.
@@ -138,6 +141,8 @@ pub struct GatewayConfig {
     pub(crate) registry: Option<RegistryConfig>,
     /// The OpenAPI document and, with `docs:`, the site serving it.
     pub(crate) api: crate::openapi::ApiDocs,
+    /// Cache store and purge settings.
+    pub(crate) cache: CacheSettings,
 }
 
 impl GatewayConfig {
@@ -166,6 +171,11 @@ impl GatewayConfig {
     /// The API description: the OpenAPI document built from the routes.
     pub fn api(&self) -> &crate::openapi::ApiDocs {
         &self.api
+    }
+
+    /// The path prefix of the cache purge API, when the config enables it.
+    pub fn purge_prefix(&self) -> Option<&str> {
+        self.cache.purge.as_ref().map(|a| a.prefix.as_str())
     }
 
     /// The routes in config order.

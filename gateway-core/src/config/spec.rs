@@ -10,6 +10,7 @@ use super::units::{ByteSize, DurationSpec};
 use crate::aggregate::AggregateSpec;
 use crate::auth::{ConsumerSpec, IssuerSpec};
 pub use crate::balance::{BalanceSpec, HashOnSpec, TargetDetailSpec, TargetSpec};
+use crate::cache::{CacheSpec, RouteCacheSpec};
 use crate::discovery::{DnsSpec, RegistrySpec, SchemeSpec};
 pub use crate::health::{ActiveSpec, HealthSpec, PassiveSpec};
 use crate::normalize::{EncodedSlash, Semicolons};
@@ -52,6 +53,9 @@ pub struct GatewaySpec {
     /// API documentation: the OpenAPI document built from the routes and a
     /// docs page, served by the gateway itself. Off unless given.
     pub docs: Option<crate::openapi::DocsSpec>,
+    /// Response caching: where responses are stored and the purge API.
+    /// Routes opt in with their own `cache` field (see docs/caching.md).
+    pub cache: Option<CacheSpec>,
 }
 
 /// Listener and request-handling settings.
@@ -237,6 +241,9 @@ pub struct RouteSpec {
     /// Ordered policies; requests pass them in order, responses in reverse.
     #[serde(default)]
     pub policies: Vec<PolicySpec>,
+    /// Cache responses (RFC 9111, shared cache): lifetimes, methods and
+    /// the key. Not for `aggregate` routes.
+    pub cache: Option<RouteCacheSpec>,
 }
 
 /// One policy entry: a single key naming the kind, its settings as value,

@@ -401,3 +401,65 @@ fn rate_limit_references_and_exact_limits_are_checked() {
     };
     assert!(exact.check(&cfg).is_ok());
 }
+
+const PURGE: &str = "cache: { purge: { token_sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 } }\n";
+
+#[test]
+fn cache_settings_are_validated() {
+    let cfg = load(&format!("version: 1\n{PURGE}")).expect("valid");
+    assert_eq!(cfg.purge_prefix(), Some("/cache"), "the default prefix");
+    assert_eq!(
+        load("version: 1\n").expect("valid").purge_prefix(),
+        None,
+        "off by default"
+    );
+    let p = problems(
+        "version: 1\ncache: { store: shared, max_bytes: 1MiB, max_object_bytes: 0, max_lifetime: 10ms, tag_headers: ['bad header'], purge: { prefix: cache, token_sha256: secret } }\n",
+    );
+    let expected = [
+        "gw.yaml: cache.max_bytes: bounds the `memory` store only",
+        "gw.yaml: cache.max_object_bytes: must be at least 1 byte",
+        "gw.yaml: cache.max_lifetime: must be at least 1s",
+        "gw.yaml: cache.tag_headers[0]: `bad header` is not a header name",
+        "gw.yaml: cache.purge.prefix: a path like `/registry`",
+        "gw.yaml: cache.purge.token_sha256: the token is given as its SHA-256 digest",
+    ];
+    assert_eq!(p.len(), expected.len(), "{p:#?}");
+    for (got, want) in p.iter().zip(expected) {
+        assert!(got.starts_with(want), "{got}\nwant: {want}");
+    }
+}
+
+#[test]
+fn route_cache_settings_are_validated() {
+    let p = problems(
+        "version: 1\nupstreams: { m: { mock: { body: x } } }\nroutes:\n  - path: /a\n    upstream: m\n    cache: { methods: [POST], ttl: 2h, max_ttl: 1h, max_object_bytes: 2MiB, key: { headers: [authorization], query: ['a=b'] } }\n  - path: /b\n    upstream: m\n    cache: { override: true }\n  - path: /c\n    aggregate: { backends: [ { name: x, upstream: m, path: /x } ] }\n    cache: {}\n",
+    );
+    let expected = [
+        "gw.yaml: routes[0].cache.methods[0]: `POST` cannot be cached",
+        "gw.yaml: routes[0].cache.ttl: must not exceed `max_ttl`",
+        "gw.yaml: routes[0].cache.max_object_bytes: must be between 1 and `cache.max_object_bytes` (1048576)",
+        "gw.yaml: routes[0].cache.key.query[0]: `a=b` is not a query parameter name",
+        "gw.yaml: routes[0].cache.key.headers[0]: `authorization` carries credentials",
+        "gw.yaml: routes[1].cache.override: needs `ttl`",
+        "gw.yaml: routes[2].cache: an `aggregate` route cannot be cached",
+    ];
+    assert_eq!(p.len(), expected.len(), "{p:#?}");
+    for (got, want) in p.iter().zip(expected) {
+        assert!(got.starts_with(want), "{got}\nwant: {want}");
+    }
+}
+
+#[test]
+fn routes_under_the_purge_prefix_and_overlapping_prefixes_are_refused() {
+    let p = problems(&format!(
+        "version: 1\n{PURGE}registry: {{ prefix: /cache/reg, token_sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 }}\nupstreams: {{ m: {{ mock: {{ body: x }} }} }}\nroutes:\n  - {{ path: '/cache/{{*rest}}', upstream: m }}\n  - {{ path: /cachex, upstream: m }}\n"
+    ));
+    assert_eq!(
+        p,
+        [
+            "gw.yaml: routes[0].path: `/cache/{*rest}` is under the cache purge API prefix `/cache`, which the gateway answers itself; move the route or change `cache.purge.prefix`",
+            "gw.yaml: cache.purge.prefix: `/cache` overlaps the registry API prefix `/cache/reg`",
+        ]
+    );
+}

@@ -67,27 +67,24 @@ pub struct DnsSpec {
     pub srv: bool,
 }
 
-/// The validated `registry` section.
-pub(crate) struct RegistryConfig {
+/// A gateway-served HTTP API (registry, cache purge) under a path prefix,
+/// protected by a bearer token kept as its SHA-256 digest.
+pub(crate) struct ApiAccess {
     /// Path prefix without trailing slash.
     pub(crate) prefix: String,
     token: [u8; 32],
-    pub(crate) default_ttl: Duration,
-    pub(crate) max_ttl: Duration,
 }
 
-impl std::fmt::Debug for RegistryConfig {
+impl std::fmt::Debug for ApiAccess {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RegistryConfig")
+        f.debug_struct("ApiAccess")
             .field("prefix", &self.prefix)
             .field("token", &"redacted")
-            .field("default_ttl", &self.default_ttl)
-            .field("max_ttl", &self.max_ttl)
             .finish()
     }
 }
 
-impl RegistryConfig {
+impl ApiAccess {
     /// Whether the API answers `path` (normalised).
     pub(crate) fn owns(&self, path: &str) -> bool {
         path.strip_prefix(self.prefix.as_str())
@@ -119,6 +116,47 @@ impl RegistryConfig {
     }
 }
 
+/// Validates an API's prefix and token hash; `at` names the section.
+pub(crate) fn build_api_access(
+    prefix: &str,
+    token_sha256: &str,
+    at: &str,
+    p: &mut Problems,
+) -> Option<ApiAccess> {
+    let before = p.len();
+    if let Err(e) = check_prefix(prefix) {
+        p.push(format!("{at}.prefix"), e);
+    }
+    let token = parse_key_hash(token_sha256)
+        .map_err(|_| {
+            p.push(
+                format!("{at}.token_sha256"),
+                "the token is given as its SHA-256 digest: 64 hex digits (`printf %s \"$TOKEN\" | local hash-key`)",
+            );
+        })
+        .ok();
+    (p.len() == before).then(|| ApiAccess {
+        prefix: prefix.to_owned(),
+        token: token.unwrap_or_default(),
+    })
+}
+
+/// The validated `registry` section.
+#[derive(Debug)]
+pub(crate) struct RegistryConfig {
+    /// Prefix and token.
+    pub(crate) access: ApiAccess,
+    pub(crate) default_ttl: Duration,
+    pub(crate) max_ttl: Duration,
+}
+
+impl std::ops::Deref for RegistryConfig {
+    type Target = ApiAccess;
+    fn deref(&self) -> &ApiAccess {
+        &self.access
+    }
+}
+
 fn check_prefix(prefix: &str) -> Result<(), &'static str> {
     let segments_ok = prefix.len() > 1
         && prefix.starts_with('/')
@@ -142,17 +180,7 @@ fn check_prefix(prefix: &str) -> Result<(), &'static str> {
 pub(crate) fn build_registry(spec: &RegistrySpec, p: &mut Problems) -> Option<RegistryConfig> {
     let before = p.len();
     let prefix = spec.prefix.as_deref().unwrap_or(DEFAULT_PREFIX);
-    if let Err(e) = check_prefix(prefix) {
-        p.push("registry.prefix", e);
-    }
-    let token = parse_key_hash(&spec.token_sha256)
-        .map_err(|_| {
-            p.push(
-                "registry.token_sha256",
-                "the token is given as its SHA-256 digest: 64 hex digits (`printf %s \"$TOKEN\" | local hash-key`)",
-            );
-        })
-        .ok();
+    let access = build_api_access(prefix, &spec.token_sha256, "registry", p);
     let default_ttl = spec.default_ttl.map_or(DEFAULT_TTL, |d| d.0);
     let max_ttl = spec
         .max_ttl
@@ -169,12 +197,14 @@ pub(crate) fn build_registry(spec: &RegistrySpec, p: &mut Problems) -> Option<Re
             ),
         );
     }
-    (p.len() == before).then(|| RegistryConfig {
-        prefix: prefix.to_owned(),
-        token: token.unwrap_or_default(),
-        default_ttl,
-        max_ttl,
-    })
+    match access {
+        Some(access) if p.len() == before => Some(RegistryConfig {
+            access,
+            default_ttl,
+            max_ttl,
+        }),
+        _ => None,
+    }
 }
 
 fn check_dns_name(name: &str) -> bool {
@@ -276,8 +306,10 @@ mod tests {
 
     fn registry(prefix: &str) -> RegistryConfig {
         RegistryConfig {
-            prefix: prefix.to_owned(),
-            token: sha256(b"secret"),
+            access: ApiAccess {
+                prefix: prefix.to_owned(),
+                token: sha256(b"secret"),
+            },
             default_ttl: DEFAULT_TTL,
             max_ttl: DEFAULT_MAX_TTL,
         }

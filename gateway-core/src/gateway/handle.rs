@@ -1,18 +1,19 @@
 //! The request path: limits → normalise → route → version → policies →
-//! upstream → policies in reverse.
+//! cache → upstream → policies in reverse.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use http::{Request, Response, Uri, header};
 
-use super::ClientInfo;
 use super::forward::forward;
 use super::limits::{check_head, content_length};
+use super::origin::RouteOrigin;
+use super::{ClientInfo, Inner};
 use crate::body::Body;
+use crate::cache::serve::{Incoming, Stage};
 use crate::config::{GatewayConfig, RouteTarget};
 use crate::discovery::api;
-use crate::discovery::resolve::Discovery;
-use crate::env::Env;
 use crate::error::{GatewayError, RequestError, UpstreamError};
 use crate::normalize::normalize_path;
 use crate::policy::{Cx, Flow};
@@ -52,12 +53,12 @@ fn with_path(uri: &Uri, path: &str) -> Result<Uri, GatewayError> {
 }
 
 pub(super) async fn process(
-    env: &Env,
-    cfg: &GatewayConfig,
-    discovery: &Discovery,
+    inner: &Arc<Inner>,
+    config: &Arc<GatewayConfig>,
     mut req: Request<Body>,
     client: ClientInfo,
 ) -> Result<Response<Body>, GatewayError> {
+    let (env, discovery, cfg) = (&inner.env, &inner.discovery, &**config);
     check_head(&req, &cfg.server.limits)?;
     if let Cow::Owned(path) = normalize_path(req.uri().path(), &cfg.server.path)? {
         *req.uri_mut() = with_path(req.uri(), &path)?;
@@ -70,6 +71,11 @@ pub(super) async fn process(
     if let Some(resp) = cfg.api.site().and_then(|site| site.serve(&req)) {
         return Ok(resp);
     }
+    if let Some(purge) = &cfg.cache.purge
+        && purge.owns(req.uri().path())
+    {
+        return crate::cache::purge::serve(env, cfg, &inner.cache, purge, req).await;
+    }
     let host = request_host(&req);
     let matched = cfg.router.find(
         host.as_deref(),
@@ -81,6 +87,18 @@ pub(super) async fn process(
         .routes
         .get(matched.route)
         .ok_or(GatewayError::Internal("route index out of range"))?;
+    // What the cache stage needs from the request as the client sent it.
+    let cached = route
+        .cache
+        .as_ref()
+        .filter(|c| c.methods.contains(req.method()))
+        .map(|c| {
+            (
+                c,
+                req.headers().clone(),
+                host.as_deref().unwrap_or("").to_owned(),
+            )
+        });
     if content_length(&req)?.is_some_and(|n| n > route.max_body) {
         return Err(RequestError::BodyTooLarge {
             limit: route.max_body,
@@ -112,13 +130,17 @@ pub(super) async fn process(
         let p = t.render(&cx, req.headers());
         *req.uri_mut() = with_path(req.uri(), &p)?;
     }
-    let upstream = match &route.target {
-        RouteTarget::Upstream(u) => Some(
+    let upstream_index = match &route.target {
+        RouteTarget::Upstream(u) => Some(version.and_then(|v| v.upstream).unwrap_or(*u)),
+        RouteTarget::Aggregate(_) => None,
+    };
+    let upstream = match upstream_index {
+        Some(i) => Some(
             cfg.upstreams
-                .get(version.and_then(|v| v.upstream).unwrap_or(*u))
+                .get(i)
                 .ok_or(GatewayError::Internal("upstream index out of range"))?,
         ),
-        RouteTarget::Aggregate(_) => None,
+        None => None,
     };
 
     if route.buffer_request {
@@ -147,6 +169,7 @@ pub(super) async fn process(
         // The balancer reads it in `forward`, which removes it.
         req.extensions_mut().insert(key);
     }
+    let answered_early = early.is_some();
     let mut resp = match early {
         Some(r) => r,
         None => match (&route.target, upstream) {
@@ -160,20 +183,50 @@ pub(super) async fn process(
                 };
                 agg.respond(&ctx, req, &cx).await
             }
-            (_, Some(upstream)) => forward(
-                env,
-                cfg,
-                discovery,
-                upstream,
-                &route.resilience,
-                req,
-                client,
-            )
-            .await
-            .unwrap_or_else(GatewayError::into_response),
+            (_, Some(upstream)) => match (&cached, upstream_index) {
+                (Some((cache, original, host)), Some(upstream)) => {
+                    let stage = Stage {
+                        env,
+                        settings: &cfg.cache,
+                        route: cache,
+                        runtime: &inner.cache,
+                    };
+                    let origin = Arc::new(RouteOrigin {
+                        inner: inner.clone(),
+                        config: config.clone(),
+                        route: matched.route,
+                        upstream,
+                        client,
+                    });
+                    let incoming = Incoming {
+                        req,
+                        original,
+                        host,
+                    };
+                    crate::cache::serve::serve(&stage, origin, incoming, &cx).await
+                }
+                _ => forward(
+                    env,
+                    cfg,
+                    discovery,
+                    upstream,
+                    &route.resilience,
+                    req,
+                    client,
+                )
+                .await
+                .unwrap_or_else(GatewayError::into_response),
+            },
             (_, None) => GatewayError::Internal("route without upstream").into_response(),
         },
     };
+    if route.cache.is_some() && cached.is_none() && !answered_early {
+        // A method the route does not cache.
+        resp.headers_mut().insert(
+            &crate::cache::serve::X_CACHE,
+            http::HeaderValue::from_static("BYPASS"),
+        );
+    }
     if route.buffer_response && !resp.body().is_buffered() {
         let body = std::mem::take(resp.body_mut());
         match body.collect(cfg.server.limits.max_body_bytes).await {

@@ -4,6 +4,7 @@ mod forward;
 pub(crate) use forward::forward;
 mod handle;
 mod limits;
+mod origin;
 #[cfg(test)]
 mod resilience_tests;
 #[cfg(feature = "tower")]
@@ -18,6 +19,7 @@ use arc_swap::ArcSwap;
 use http::{Request, Response};
 
 use crate::body::Body;
+use crate::cache::CacheRuntime;
 use crate::config::GatewayConfig;
 use crate::discovery::resolve::Discovery;
 use crate::discovery::{NameResolver, ServiceRegistry};
@@ -44,6 +46,8 @@ impl Default for ClientInfo {
 
 struct Inner {
     env: Env,
+    /// Cache state (memory store, in-flight fetches, purges), kept across reloads.
+    cache: Arc<CacheRuntime>,
     config: ArcSwap<GatewayConfig>,
     /// Endpoint state by upstream name, carried from config to config.
     upstream_state: Arc<StateRegistry>,
@@ -73,6 +77,7 @@ impl Gateway {
         Self {
             inner: Arc::new(Inner {
                 env,
+                cache: Arc::default(),
                 config: ArcSwap::from_pointee(config),
                 upstream_state,
                 discovery: Discovery::default(),
@@ -102,6 +107,7 @@ impl Gateway {
         Self {
             inner: Arc::new(Inner {
                 env: self.inner.env.clone(),
+                cache: self.inner.cache.clone(),
                 config: ArcSwap::new(self.inner.config.load_full()),
                 upstream_state: self.inner.upstream_state.clone(),
                 discovery: self.inner.discovery.rewired(registry, resolver),
@@ -130,8 +136,7 @@ impl Gateway {
     /// Handles one request. Never fails: errors become problem+json responses.
     pub async fn handle(&self, req: Request<Body>, client: ClientInfo) -> Response<Body> {
         let config = self.inner.config.load_full();
-        let inner = &*self.inner;
-        match handle::process(&inner.env, &config, &inner.discovery, req, client).await {
+        match handle::process(&self.inner, &config, req, client).await {
             Ok(resp) => resp,
             Err(e) => e.into_response(),
         }
