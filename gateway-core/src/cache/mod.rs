@@ -14,7 +14,9 @@
 //! - `bans`: purges by URL, prefix and tag;
 //! - `coalesce`: one upstream request per key for concurrent misses;
 //! - `serve`: the stage itself (hit, miss, stale, revalidation);
-//! - `purge`: the purge API.
+//! - `purge`: the purge API;
+//! - `conditional`: `304` answers to the client's own `If-None-Match` and
+//!   `If-Modified-Since`.
 //!
 //! Responses carry `X-Cache`: `HIT`, `MISS`, `STALE` (served stale while
 //! refreshing, or because the upstream failed), `REVALIDATED` (a stored
@@ -23,6 +25,7 @@
 
 pub(crate) mod bans;
 pub(crate) mod coalesce;
+pub(crate) mod conditional;
 pub mod config;
 pub(crate) mod entry;
 pub(crate) mod key;

@@ -771,3 +771,33 @@ fn purges_match_the_path_the_client_used_even_when_a_policy_rewrites_it() {
     assert_eq!(f.purge(r#"{"url": "/items/a?z=1"}"#), 200);
     assert_eq!(f.get("/items/a?z=1").x_cache, "MISS");
 }
+
+#[test]
+fn the_clients_validators_get_304_from_the_cache_and_never_reach_the_upstream() {
+    let f = fixture("{}", "");
+    f.up.answer(
+        200,
+        &[("cache-control", "max-age=60"), ("etag", "\"v1\"")],
+        "body",
+    );
+    let conditional = |tag: &str| {
+        Request::get("/items/1")
+            .header("host", "api.test")
+            .header("if-none-match", tag)
+            .body(Body::empty())
+            .expect("req")
+    };
+    // A miss: the upstream is asked without the client's validator, and
+    // the stored answer matches it.
+    let miss = f.send(conditional("\"v1\""));
+    assert_eq!((miss.status, miss.x_cache.as_str()), (304, "MISS"));
+    assert!(f.up.last().1.get("if-none-match").is_none());
+    let hit = f.send(conditional("W/\"v1\""));
+    assert_eq!(
+        (hit.status, hit.x_cache.as_str(), hit.body.as_str()),
+        (304, "HIT", "")
+    );
+    let other = f.send(conditional("\"v0\""));
+    assert_eq!((other.status, other.body.as_str()), (200, "body"));
+    assert_eq!(f.up.calls(), 1);
+}

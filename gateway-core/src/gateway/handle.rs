@@ -244,5 +244,8 @@ pub(super) async fn process(
             resp.headers_mut().insert(k, val.clone());
         }
     }
+    if let Some((_, original, _)) = &cached {
+        resp = crate::cache::conditional::answer(original, resp);
+    }
     Ok(resp)
 }
