@@ -15,6 +15,7 @@ use http::{HeaderMap, HeaderName, Method, Request, Uri, header};
 use super::config::RouteCache;
 use crate::auth::{Identity, sha256};
 use crate::body::Body;
+use crate::normalize::{hex, is_unreserved};
 
 /// Client headers forwarded on a cacheable route although not keyed: they
 /// select a representation, which the upstream must declare with `Vary`.
@@ -64,19 +65,6 @@ fn hashed(text: &str) -> String {
         let _ = write!(out, "{b:02x}");
     }
     out
-}
-
-fn is_unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
-}
-
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 /// RFC 3986 §6.2.2 normalisation of one query component: percent-encoded

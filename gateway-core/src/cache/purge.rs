@@ -49,19 +49,6 @@ fn invalid(detail: impl Into<String>) -> GatewayError {
     .into()
 }
 
-fn unauthorized() -> GatewayError {
-    Rejection::new(
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
-        "Authentication required",
-    )
-    .with_header(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Bearer realm=\"cache\""),
-    )
-    .into()
-}
-
 /// The rule for a `url` purge: its path and query as the route that serves
 /// it keys them.
 fn url_rule(
@@ -103,9 +90,7 @@ pub(crate) async fn serve(
     access: &ApiAccess,
     req: Request<Body>,
 ) -> Result<Response<Body>, GatewayError> {
-    if !access.authorized(req.headers()) {
-        return Err(unauthorized());
-    }
+    access.admit(req.headers(), "cache")?;
     let rest = req.uri().path()[access.prefix.len()..].trim_matches('/');
     if rest != "purge" {
         return Err(RouteError::NotFound.into());

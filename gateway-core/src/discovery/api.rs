@@ -39,19 +39,6 @@ fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     resp
 }
 
-fn unauthorized() -> GatewayError {
-    Rejection::new(
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
-        "Authentication required",
-    )
-    .with_header(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Bearer realm=\"registry\""),
-    )
-    .into()
-}
-
 fn method_not_allowed(allow: &[Method]) -> GatewayError {
     RouteError::MethodNotAllowed {
         allow: allow.to_vec(),
@@ -94,9 +81,7 @@ pub(crate) async fn serve(
     cfg: &RegistryConfig,
     req: Request<Body>,
 ) -> Result<Response<Body>, GatewayError> {
-    if !cfg.authorized(req.headers()) {
-        return Err(unauthorized());
-    }
+    cfg.admit(req.headers(), "registry")?;
     let Some(registry) = registry else {
         return Err(Rejection::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
@@ -14,6 +14,7 @@ use super::resolve::{Discovered, Source};
 use crate::auth::{parse_key_hash, sha256};
 use crate::config::spec::UpstreamSpec;
 use crate::config::{DurationSpec, Problems};
+use crate::error::{GatewayError, Rejection};
 
 /// Shortest registration TTL.
 pub(crate) const MIN_TTL: Duration = Duration::from_secs(1);
@@ -96,6 +97,27 @@ impl ApiAccess {
     pub(crate) fn shadows(&self, route_path: &str) -> bool {
         let literal = route_path.split('{').next().unwrap_or(route_path);
         literal == self.prefix || literal.starts_with(&format!("{}/", self.prefix))
+    }
+
+    /// `Ok` when the request carries the token, else a 401 problem that
+    /// asks for a bearer token in `realm`.
+    pub(crate) fn admit(
+        &self,
+        headers: &HeaderMap,
+        realm: &'static str,
+    ) -> Result<(), GatewayError> {
+        if self.authorized(headers) {
+            return Ok(());
+        }
+        let challenge = HeaderValue::from_str(&format!("Bearer realm=\"{realm}\""))
+            .unwrap_or_else(|_| HeaderValue::from_static("Bearer"));
+        Err(Rejection::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Authentication required",
+        )
+        .with_header(header::WWW_AUTHENTICATE, challenge)
+        .into())
     }
 
     /// Whether `Authorization: Bearer <token>` carries the configured

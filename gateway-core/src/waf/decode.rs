@@ -7,17 +7,10 @@
 
 use std::borrow::Cow;
 
+use crate::normalize::hex;
+
 /// How many rounds of percent-decoding a value gets (catches `%252e`).
 const PERCENT_ROUNDS: usize = 3;
-
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
 
 /// One round of percent-decoding (with `%uXXXX`); `plus` turns `+` into a space.
 fn percent_once(s: &str, plus: bool) -> Cow<'_, str> {
