@@ -16,6 +16,7 @@ mod policy;
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -60,6 +61,20 @@ impl AuthConfig {
                 })
                 .collect(),
         }
+    }
+}
+
+/// Claim `name` as text: strings as they are, other JSON values in their
+/// JSON form; `None` when absent or `null`. Templates, identity headers,
+/// rate-limit keys and hash affinity all read claims this way.
+pub(crate) fn claim_text<'c>(
+    claims: &'c serde_json::Map<String, serde_json::Value>,
+    name: &str,
+) -> Option<Cow<'c, str>> {
+    match claims.get(name)? {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(Cow::Borrowed(s)),
+        other => Some(Cow::Owned(other.to_string())),
     }
 }
 

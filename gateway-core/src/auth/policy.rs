@@ -9,6 +9,7 @@ use http::{HeaderName, HeaderValue, Method, Request, StatusCode, Uri};
 use percent_encoding::percent_decode_str;
 
 use super::basic::parse_basic;
+use super::claim_text;
 use super::config::AuthSpec;
 use super::jwt::{Claims, Issuer, JwtError, scopes, string_list};
 use super::{AuthConfig, Identity};
@@ -273,10 +274,8 @@ impl Auth {
         }
         if let Some(claims) = claims {
             for (claim, header) in &self.claim_headers {
-                let text = match claims.get(claim) {
-                    None | Some(serde_json::Value::Null) => continue,
-                    Some(serde_json::Value::String(s)) => s.clone(),
-                    Some(other) => other.to_string(),
+                let Some(text) = claim_text(claims, claim) else {
+                    continue;
                 };
                 if let Ok(v) = HeaderValue::from_str(&text) {
                     h.insert(header, v);

@@ -9,7 +9,7 @@ use http::{HeaderMap, header};
 
 use super::config::HashOn;
 use super::ring::hash_key;
-use crate::auth::Identity;
+use crate::auth::{Identity, claim_text};
 use crate::policy::Cx;
 
 /// The hashed key of a request, handed from the policy pipeline to the
@@ -28,12 +28,7 @@ impl HashOn {
                 .map(hash_key)?,
             Self::Cookie(name) => hash_key(cookie(headers, name)?.as_bytes()),
             Self::Claim(name) => {
-                let claims = &cx.extensions.get::<Identity>()?.claims;
-                match claims.get(name)? {
-                    serde_json::Value::Null => return None,
-                    serde_json::Value::String(s) => hash_key(s.as_bytes()),
-                    other => hash_key(other.to_string().as_bytes()),
-                }
+                hash_key(claim_text(&cx.extensions.get::<Identity>()?.claims, name)?.as_bytes())
             }
             Self::ClientIp => match cx.client_ip {
                 IpAddr::V4(ip) => hash_key(&ip.octets()),

@@ -7,7 +7,7 @@ use http::HeaderMap;
 use percent_encoding::percent_decode_str;
 
 use super::Cx;
-use crate::auth::Identity;
+use crate::auth::{Identity, claim_text};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Part {
@@ -112,11 +112,11 @@ impl Template {
                         out.push_str(c);
                     }
                 }
-                Part::Claim(name) => match identity(cx).and_then(|i| i.claims.get(name)) {
-                    None | Some(serde_json::Value::Null) => {}
-                    Some(serde_json::Value::String(s)) => out.push_str(s),
-                    Some(other) => out.push_str(&other.to_string()),
-                },
+                Part::Claim(name) => {
+                    if let Some(v) = identity(cx).and_then(|i| claim_text(&i.claims, name)) {
+                        out.push_str(&v);
+                    }
+                }
             }
         }
         out

@@ -5,12 +5,14 @@
 //! name, so store keys carry no IPs, header values or credentials, and a
 //! limit whose key omits `route` counts across every route that uses it.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use http::{HeaderMap, HeaderName};
 use sha2::{Digest, Sha256};
 
-use crate::auth::{ApiKeyId, Identity};
+use crate::auth::{ApiKeyId, Identity, claim_text};
 use crate::policy::Cx;
 
 /// One part of a limit's key.
@@ -87,11 +89,7 @@ fn value(part: &KeyPart, headers: &HeaderMap, cx: &Cx<'_>, v6_prefix: u8) -> Opt
         }
         KeyPart::ApiKey => cx.extensions.get::<ApiKeyId>().map(|k| k.0.clone()),
         KeyPart::Route => Some(cx.route.to_owned()),
-        KeyPart::Claim(name) => match identity()?.claims.get(name)? {
-            serde_json::Value::String(s) => Some(s.clone()),
-            serde_json::Value::Null => None,
-            other => Some(other.to_string()),
-        },
+        KeyPart::Claim(name) => claim_text(&identity()?.claims, name).map(Cow::into_owned),
         KeyPart::Header(name) => {
             let v = headers.get(name)?;
             Some(String::from_utf8_lossy(v.as_bytes()).into_owned())
@@ -157,7 +155,8 @@ pub(crate) fn resolve(
     key.push_str(limit);
     key.push(':');
     for b in &digest[..16] {
-        key.push_str(&format!("{b:02x}"));
+        // Writing to a String cannot fail.
+        let _ = write!(key, "{b:02x}");
     }
     Resolved::Key(key)
 }
