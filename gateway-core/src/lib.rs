@@ -32,6 +32,7 @@ mod router;
 #[cfg(feature = "selftest")]
 pub mod selftest;
 pub mod store;
+pub mod trace;
 pub mod transform;
 mod upstream;
 pub mod validate;

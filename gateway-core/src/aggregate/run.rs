@@ -24,6 +24,7 @@ use crate::gateway::{ClientInfo, forward};
 use crate::policy::Cx;
 use crate::resilience::RouteResilience;
 use crate::resilience::config::{Plan, Timeouts};
+use crate::trace::Carry;
 use crate::upstream::Upstream;
 
 /// What backend requests take from the client request.
@@ -31,6 +32,8 @@ struct Incoming {
     headers: HeaderMap,
     body: Bytes,
     host: Option<HeaderValue>,
+    /// The client request's trace: each backend call is a child of it.
+    trace: Carry,
 }
 
 impl Incoming {
@@ -43,6 +46,7 @@ impl Incoming {
                 .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
         });
         Self {
+            trace: Carry::from(&parts.extensions),
             // Buffered beforehand when a backend sends the body.
             body: body
                 .as_bytes()
@@ -222,6 +226,7 @@ impl Aggregate {
         if let Some(host) = &incoming.host {
             h.insert(header::HOST, host.clone());
         }
+        incoming.trace.apply(req.extensions_mut());
         Ok(req)
     }
 

@@ -52,6 +52,7 @@ impl GatewayConfig {
         }
         let server = build_server(&spec.server, &mut p);
         let cache = build_settings(spec.cache.as_ref(), &mut p);
+        let tracing = crate::trace::config::build(spec.tracing.as_ref(), &mut p);
         let (store, exact_counters) = build_store(spec.store.as_ref(), &mut p);
         let mut upstreams = Vec::new();
         let mut upstream_index = HashMap::new();
@@ -203,6 +204,7 @@ impl GatewayConfig {
             registry,
             api,
             cache,
+            tracing,
         })
     }
 }

@@ -143,6 +143,8 @@ pub struct GatewayConfig {
     pub(crate) api: crate::openapi::ApiDocs,
     /// Cache store and purge settings.
     pub(crate) cache: CacheSettings,
+    /// Trace sampling.
+    pub(crate) tracing: crate::trace::TracingConfig,
 }
 
 impl GatewayConfig {

@@ -56,6 +56,9 @@ pub struct GatewaySpec {
     /// Response caching: where responses are stored and the purge API.
     /// Routes opt in with their own `cache` field (see docs/caching.md).
     pub cache: Option<CacheSpec>,
+    /// Distributed tracing: which traces are sampled. The gateway passes a
+    /// W3C `traceparent` to upstreams either way (see docs/tracing.md).
+    pub tracing: Option<crate::trace::TracingSpec>,
 }
 
 /// Listener and request-handling settings.

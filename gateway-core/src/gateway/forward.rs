@@ -20,6 +20,7 @@ use crate::resilience::breaker::{Admission, retry_after_secs};
 use crate::resilience::outcome::Kind;
 use crate::resilience::retry::ReplayBody;
 use crate::resilience::{Plan, RouteResilience};
+use crate::trace::{Attempt, ClientSpan};
 use crate::upstream::{Endpoint, Upstream, UpstreamKind};
 
 pub(crate) async fn forward(
@@ -118,13 +119,22 @@ async fn attempts(
         let picked = upstream.balancer.pick(env, endpoints, affinity, &tried)?;
         let endpoint = picked.endpoint();
         tried.push(endpoint.id.clone());
-        let req = upstream_request(endpoint, &parts, attempt_body, host.as_ref())?;
+        let mut req = upstream_request(endpoint, &parts, attempt_body, host.as_ref())?;
+        let span = ClientSpan::start(env, &parts.extensions);
+        span.inject(req.headers_mut());
         let limit = plan.per_try.min(Duration::from_millis(left));
         let options = SendOptions {
             connect_timeout: plan.connect.min(limit),
             ca_file: upstream.ca_file.clone(),
         };
         let result = send_attempt(env, req, options, limit).await;
+        let traced = Attempt {
+            method: &parts.method,
+            upstream: &upstream.name,
+            endpoint: &endpoint.id,
+            number: attempt,
+        };
+        span.end(env, &traced, &result);
         let kind = Kind::of(&result);
         if let Some(b) = &r.breaker {
             b.record(env, &admission, kind).await;

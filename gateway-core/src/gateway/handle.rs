@@ -87,6 +87,7 @@ pub(super) async fn process(
         .routes
         .get(matched.route)
         .ok_or(GatewayError::Internal("route index out of range"))?;
+    crate::trace::note_route(req.extensions(), &route.name);
     // What the cache stage needs from the request as the client sent it.
     let cached = route
         .cache

@@ -24,6 +24,7 @@ use crate::config::GatewayConfig;
 use crate::discovery::resolve::Discovery;
 use crate::discovery::{NameResolver, ServiceRegistry};
 use crate::env::Env;
+use crate::trace::ServerSpan;
 use crate::upstream::StateRegistry;
 
 /// Who sent a request, as seen by the adapter.
@@ -53,6 +54,8 @@ struct Inner {
     upstream_state: Arc<StateRegistry>,
     /// The registry and resolver that discovered upstreams use.
     discovery: Discovery,
+    /// Whether sampled requests record their spans (for an exporter).
+    record_spans: bool,
 }
 
 /// A running gateway. Cheap to clone; clones share config and environment.
@@ -81,6 +84,7 @@ impl Gateway {
                 config: ArcSwap::from_pointee(config),
                 upstream_state,
                 discovery: Discovery::default(),
+                record_spans: false,
             }),
         }
     }
@@ -90,19 +94,22 @@ impl Gateway {
     /// enables it) reads and writes it. Call before cloning the gateway:
     /// earlier clones keep the previous wiring.
     pub fn with_directory(self, registry: Arc<dyn ServiceRegistry>) -> Self {
-        self.rewired(Some(registry), None)
+        let record = self.inner.record_spans;
+        self.rewired(Some(registry), None, record)
     }
 
     /// This gateway with `resolver` for `dns` upstreams (self-hosted
     /// target). Call before cloning the gateway.
     pub fn with_resolver(self, resolver: Arc<dyn NameResolver>) -> Self {
-        self.rewired(None, Some(resolver))
+        let record = self.inner.record_spans;
+        self.rewired(None, Some(resolver), record)
     }
 
     fn rewired(
         self,
         registry: Option<Arc<dyn ServiceRegistry>>,
         resolver: Option<Arc<dyn NameResolver>>,
+        record_spans: bool,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -111,8 +118,17 @@ impl Gateway {
                 config: ArcSwap::new(self.inner.config.load_full()),
                 upstream_state: self.inner.upstream_state.clone(),
                 discovery: self.inner.discovery.rewired(registry, resolver),
+                record_spans,
             }),
         }
+    }
+
+    /// This gateway recording the spans of sampled requests: each
+    /// response then carries a [`trace::Trace`](crate::trace::Trace) in
+    /// its extensions for the target to export. Off by default (trace
+    /// context is propagated either way). Call before cloning the gateway.
+    pub fn with_span_recording(self) -> Self {
+        self.rewired(None, None, true)
     }
 
     /// Swaps in a new config. In-flight requests finish on the old one.
@@ -134,11 +150,15 @@ impl Gateway {
     }
 
     /// Handles one request. Never fails: errors become problem+json responses.
-    pub async fn handle(&self, req: Request<Body>, client: ClientInfo) -> Response<Body> {
+    pub async fn handle(&self, mut req: Request<Body>, client: ClientInfo) -> Response<Body> {
         let config = self.inner.config.load_full();
-        match handle::process(&self.inner, &config, req, client).await {
+        let env = &self.inner.env;
+        let span = ServerSpan::begin(&config.tracing, env, self.inner.record_spans, &mut req);
+        let mut resp = match handle::process(&self.inner, &config, req, client).await {
             Ok(resp) => resp,
             Err(e) => e.into_response(),
-        }
+        };
+        span.finish(env, &mut resp);
+        resp
     }
 }

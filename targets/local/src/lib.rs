@@ -6,6 +6,7 @@
 pub mod dns;
 pub mod head_timeout;
 pub mod health;
+pub mod otlp;
 pub mod reload;
 pub mod server;
 pub mod tls;
@@ -108,6 +109,7 @@ pub struct RunningServer {
     task: JoinHandle<()>,
     _watcher: Option<notify::RecommendedWatcher>,
     _health_checks: AbortOnDrop,
+    spans: Option<otlp::SpanExport>,
 }
 
 /// Aborts a background task when dropped.
@@ -138,10 +140,11 @@ impl RunningServer {
         &self.gateway
     }
 
-    /// Stops accepting, drains in-flight requests and returns when done.
+    /// Stops accepting, drains in-flight requests, exports the spans
+    /// still queued and returns when done.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
-        let _ = self.task.await;
+        self.wait().await;
     }
 
     /// A handle that can trigger shutdown from elsewhere.
@@ -149,9 +152,12 @@ impl RunningServer {
         self.shutdown.clone()
     }
 
-    /// Waits until the server stops.
+    /// Waits until the server stops, then exports the spans still queued.
     pub async fn wait(self) {
         let _ = self.task.await;
+        if let Some(spans) = self.spans {
+            spans.shutdown().await;
+        }
     }
 }
 
@@ -163,10 +169,16 @@ pub async fn start(opts: StartOptions) -> anyhow::Result<RunningServer> {
         None => DEFAULT_LISTEN.parse().context("default listen address")?,
     };
     let tls = cfg.server.tls.as_ref().map(tls::acceptor).transpose()?;
-    let settings = server::ListenerSettings::from_config(&cfg);
+    let mut settings = server::ListenerSettings::from_config(&cfg);
     let store = build_store(&cfg).await?;
     let env = tokio_env(store, Arc::new(HyperClient::default()));
-    let gateway = wire_discovery(Gateway::new(cfg, env.clone()), &env);
+    let mut gateway = Gateway::new(cfg, env.clone());
+    let spans = otlp::SpanExport::from_env()?;
+    if let Some(export) = &spans {
+        gateway = gateway.with_span_recording();
+        settings.spans = Some(export.sink());
+    }
+    let gateway = wire_discovery(gateway, &env);
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
@@ -189,5 +201,6 @@ pub async fn start(opts: StartOptions) -> anyhow::Result<RunningServer> {
         task,
         _watcher: watcher,
         _health_checks: health_checks,
+        spans,
     })
 }

@@ -34,6 +34,8 @@ pub struct ListenerSettings {
     pub body_idle_timeout: Duration,
     /// Time allowed for in-flight requests on shutdown.
     pub shutdown_grace: Duration,
+    /// Where recorded traces go for OTLP export, when exporting.
+    pub spans: Option<crate::otlp::SpanSink>,
 }
 
 impl ListenerSettings {
@@ -47,6 +49,7 @@ impl ListenerSettings {
             header_read_timeout: l.header_read_timeout,
             body_idle_timeout: l.body_idle_timeout,
             shutdown_grace: cfg.server.shutdown_grace,
+            spans: None,
         }
     }
 }
@@ -84,12 +87,17 @@ async fn serve_conn<I>(
         peer: peer.ip(),
         tls,
     };
+    let spans = settings.spans.clone();
     let svc = service_fn(move |req: http::Request<Incoming>| {
         let gateway = gateway.clone();
         let guard = in_flight.start();
+        let spans = spans.clone();
         async move {
             let req = req.map(|b| from_incoming(b, Some(idle)));
-            let resp = gateway.handle(req, client).await;
+            let mut resp = gateway.handle(req, client).await;
+            if let Some(spans) = &spans {
+                spans.offer(&mut resp);
+            }
             log_findings(&resp, client);
             drop(guard);
             Ok::<_, Infallible>(resp)
