@@ -88,6 +88,11 @@ impl GatewayProcess {
     /// Starts `local` on `config` on a free loopback port and waits until
     /// it answers HTTP.
     pub(crate) async fn start(config: &Path) -> Result<Self> {
+        Self::start_with_env(config, &[]).await
+    }
+
+    /// Like [`GatewayProcess::start`], with extra environment variables.
+    pub(crate) async fn start_with_env(config: &Path, vars: &[(&str, &str)]) -> Result<Self> {
         let port = super::dead_port()?;
         let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
         // Building the binary (first use only) blocks: off the runtime.
@@ -97,6 +102,7 @@ impl GatewayProcess {
             .arg(config)
             .args(["--listen", &addr.to_string(), "--no-watch"])
             .env("GATEWAY_LOG", "warn")
+            .envs(vars.iter().copied())
             .stdout(std::process::Stdio::null())
             .spawn()
             .context("starting the local binary")?;
@@ -109,6 +115,28 @@ impl GatewayProcess {
         .await;
         ensure!(up, "the gateway process never answered on {addr}");
         Ok(process)
+    }
+
+    /// Stops the process as an operator would (SIGTERM: drain, flush,
+    /// exit) and waits up to 20 seconds for it to exit.
+    #[cfg(unix)]
+    pub(crate) async fn terminate(mut self) -> Result<std::process::ExitStatus> {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .context("running kill")?;
+        ensure!(status.success(), "kill -TERM failed: {status}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            ensure!(
+                std::time::Instant::now() < deadline,
+                "the gateway process did not exit after SIGTERM"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 
     /// `http://ADDR` + `path`.
