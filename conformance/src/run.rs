@@ -117,8 +117,27 @@ fn json_contains(got: &Value, want: &Value, at: &str) -> Result<(), String> {
             }
             Ok(())
         }
+        (Value::String(g), Value::String(w)) => match string_matches(g, w) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(format!("{at}: got {g:?}, want {w:?}")),
+            Err(e) => Err(format!("{at}: {e}")),
+        },
         (g, w) if g == w => Ok(()),
         (g, w) => Err(format!("{at}: got {g}, want {w}")),
+    }
+}
+
+/// A string expectation: `re:REGEX` must match, `!=VALUE` must differ,
+/// anything else must be equal (for values that are random per request,
+/// such as a `traceparent` the gateway makes).
+fn string_matches(got: &str, want: &str) -> Result<bool, String> {
+    if let Some(re) = want.strip_prefix("re:") {
+        let re = regex::Regex::new(re).map_err(|e| format!("bad expectation {want:?}: {e}"))?;
+        Ok(re.is_match(got))
+    } else if let Some(other) = want.strip_prefix("!=") {
+        Ok(got != other)
+    } else {
+        Ok(got == want)
     }
 }
 
@@ -137,7 +156,7 @@ fn judge(a: &Answer, e: &Expect) -> Result<(), String> {
             (None, None) => {}
             (None, Some(g)) => return Err(format!("header {name}: `{g}`, want absent")),
             (Some("*"), Some(_)) => {}
-            (Some(w), Some(g)) if w == g => {}
+            (Some(w), Some(g)) if string_matches(g, w)? => {}
             (Some(w), g) => return Err(format!("header {name}: {g:?}, want `{w}`")),
         }
     }
@@ -310,6 +329,38 @@ mod tests {
         assert!(judge(&a, &expect("{ status: 404, headers: { allow: null } }")).is_ok());
         let plain = answer(404, "text/plain", "nope");
         assert!(judge(&plain, &expect("{ status: 404, problem: route-not-found }")).is_err());
+    }
+
+    #[test]
+    fn regex_and_not_equal_expectations() {
+        let a = answer(200, "application/json", r#"{"tp":"00-ab-cd-01"}"#);
+        let ok = |want: &str| {
+            judge(
+                &a,
+                &expect(&format!("{{ status: 200, json: {{ tp: {want:?} }} }}")),
+            )
+            .is_ok()
+        };
+        assert!(ok("re:^00-ab-[a-z]{2}-01$"));
+        assert!(!ok("re:^00-ab-[0-9]{2}-01$"));
+        assert!(ok("!=00-ab-ef-01"));
+        assert!(!ok("!=00-ab-cd-01"));
+        assert!(ok("00-ab-cd-01"));
+        assert!(!ok("re:("), "a bad regex fails the case");
+        assert!(
+            judge(
+                &a,
+                &expect("{ status: 200, headers: { content-type: \"re:^application/\" } }")
+            )
+            .is_ok()
+        );
+        assert!(
+            judge(
+                &a,
+                &expect("{ status: 200, headers: { content-type: \"!=application/json\" } }")
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -49,7 +49,21 @@ pub(crate) async fn forward(
     );
     let host = client_host.filter(|_| upstream.preserve_host);
     match &upstream.kind {
-        UpstreamKind::Mock(mock) => Ok(mock.respond(&req)),
+        UpstreamKind::Mock(mock) => {
+            // A mock stands in for an upstream: it sees the trace headers
+            // an upstream would, and its answer is a client span.
+            let span = ClientSpan::start(env, req.extensions());
+            span.inject(req.headers_mut());
+            let result = Ok(mock.respond(&req));
+            let traced = Attempt {
+                method: req.method(),
+                upstream: &upstream.name,
+                endpoint: "mock",
+                number: 1,
+            };
+            span.end(env, &traced, &result);
+            Ok(result?)
+        }
         UpstreamKind::Http { endpoints } => {
             attempts(env, upstream, endpoints, route, req, host).await
         }

@@ -72,7 +72,9 @@ upstreams:
     url: http://127.0.0.1:9
     retry: { attempts: 3, backoff: { base: 1ms, max: 2ms } }
   v: { url: http://127.0.0.1:10 }
+  m: { mock: { echo: true } }
 routes:
+  - { name: echo, path: /echo, upstream: m }
   - { name: orders, path: '/orders/{id}', upstream: u }
   - name: both
     path: /both
@@ -321,4 +323,32 @@ fn unmatched_requests_have_a_server_span_without_route() {
     assert_eq!(trace.spans[0].name, "GET");
     assert_eq!(attr(&trace.spans[0], "http.route"), None);
     assert!(rig.upstream.seen().is_empty());
+}
+
+#[test]
+fn a_mock_upstream_sees_what_an_upstream_would() {
+    let rig = rig("", &[Some(200)], true);
+    let resp = rig.call(
+        "/echo",
+        &[("traceparent", CALLER), ("tracestate", "congo=t61")],
+    );
+    assert_eq!(resp.status(), 200);
+    let trace = resp.extensions().get::<Trace>().expect("recorded").clone();
+    let body = block_on(resp.into_body().collect(1 << 20)).expect("body");
+    let echo: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    let sent = echo["headers"]["traceparent"]
+        .as_str()
+        .expect("traceparent echoed");
+    let sent = parse_traceparent(sent.as_bytes()).expect("valid");
+    let [server, client] = trace.spans.as_slice() else {
+        panic!("server and client span: {:?}", trace.spans);
+    };
+    assert_eq!(sent.trace_id, server.trace_id);
+    assert_eq!(sent.span_id, client.span_id);
+    assert_eq!(client.parent_span_id, Some(server.span_id));
+    assert_eq!(echo["headers"]["tracestate"], "congo=t61");
+    assert_eq!(
+        attr(client, "server.address"),
+        Some(&AttributeValue::text("mock"))
+    );
 }
