@@ -63,7 +63,7 @@ impl ServerSpan {
             let name = match &route {
                 Some(r) => {
                     attributes.push(("http.route", AttributeValue::text(r)));
-                    format!("{method} {r}")
+                    span_name(method.as_str(), r)
                 }
                 None => method.to_string(),
             };
@@ -95,5 +95,33 @@ impl ServerSpan {
             });
         }
         resp.extensions_mut().insert(self.context);
+    }
+}
+
+/// `METHOD route`; a default route name that already starts with its
+/// methods (`GET,HEAD /users/{id}`) gives `GET /users/{id}`.
+fn span_name(method: &str, route: &str) -> String {
+    if let Some((methods, rest)) = route.split_once(' ')
+        && methods.split(',').any(|m| m == method)
+    {
+        return format!("{method} {rest}");
+    }
+    format!("{method} {route}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::span_name;
+
+    #[test]
+    fn span_names_do_not_repeat_the_method() {
+        assert_eq!(span_name("GET", "orders"), "GET orders");
+        assert_eq!(span_name("GET", "GET,HEAD /users/{id}"), "GET /users/{id}");
+        assert_eq!(
+            span_name("HEAD", "GET,HEAD /users/{id}"),
+            "HEAD /users/{id}"
+        );
+        assert_eq!(span_name("GET", "/users/{id}"), "GET /users/{id}");
+        assert_eq!(span_name("GET", "list orders"), "GET list orders");
     }
 }
