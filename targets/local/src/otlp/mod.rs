@@ -181,7 +181,45 @@ async fn export(exporter: &opentelemetry_otlp::SpanExporter, batch: &mut Vec<Spa
 
 #[cfg(test)]
 mod tests {
-    use super::wanted;
+    use super::*;
+    use gateway_core::trace::{SpanId, TraceContext, TraceId};
+
+    fn traced() -> http::Response<()> {
+        let mut resp = http::Response::new(());
+        resp.extensions_mut().insert(Trace {
+            context: TraceContext {
+                trace_id: TraceId::from_bytes([1; 16]).expect("non-zero"),
+                span_id: SpanId::from_bytes([2; 8]).expect("non-zero"),
+                parent_span_id: None,
+                sampled: true,
+                tracestate: None,
+            },
+            spans: Vec::new(),
+        });
+        resp
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts_without_waiting() {
+        let (tx, mut rx) = mpsc::channel(1);
+        let sink = SpanSink {
+            tx,
+            dropped: Arc::default(),
+        };
+        let mut untraced = http::Response::new(());
+        sink.offer(&mut untraced);
+        for _ in 0..3 {
+            let mut resp = traced();
+            sink.offer(&mut resp);
+            assert!(
+                resp.extensions().get::<Trace>().is_none(),
+                "taken from the response"
+            );
+        }
+        assert_eq!(sink.dropped(), 2);
+        assert!(rx.try_recv().is_ok());
+        assert!(rx.try_recv().is_err(), "only what fitted was queued");
+    }
 
     #[test]
     fn export_needs_an_endpoint_and_is_not_disabled() {
