@@ -103,6 +103,7 @@ impl TestGateway {
             config: config.clone(),
             listen: Some("127.0.0.1:0".parse()?),
             watch,
+            admin: None,
         })
         .await?;
         Ok(Self {
@@ -118,6 +119,7 @@ impl TestGateway {
             config: path.to_owned(),
             listen: Some("127.0.0.1:0".parse()?),
             watch: false,
+            admin: None,
         })
         .await
     }
