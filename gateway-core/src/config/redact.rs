@@ -10,7 +10,7 @@
 //!   headers such as `Authorization`, `Cookie`, `X-Api-Key` that `headers`
 //!   or `transform` policies send upstream (any key containing `secret`,
 //!   `password`, `token`, `api_key`/`apikey`/`api-key`, `authorization`,
-//!   `cookie`, `credential` or `private`),
+//!   `cookie`, `credential` or `private`, or ending in `-key`/`_key`),
 //! - the user information of URLs (`redis://:password@host`).
 //!
 //! Booleans, numbers and nulls are kept: they carry no secret
@@ -37,10 +37,12 @@ const SECRET_KEYS: &[&str] = &[
     "private",
 ];
 
-/// Whether a field or header named `key` holds a secret.
+/// Whether a field or header named `key` holds a secret: it contains one
+/// of [`SECRET_KEYS`] or ends in `_key` / `-key` (`X-Internal-Key`,
+/// `signing_key`; not `key` alone, the TLS key file or a rate-limit key).
 fn secret_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase().replace('-', "_");
-    SECRET_KEYS.iter().any(|s| key.contains(s))
+    SECRET_KEYS.iter().any(|s| key.contains(s)) || key.ends_with("_key")
 }
 
 /// `value` (the file's values before variables are replaced) with its
@@ -107,7 +109,8 @@ mod tests {
                 { "headers": { "request": { "set": {
                     "Authorization": "Bearer upstream-token",
                     "X-Api-Key": "upstream-key",
-                    "X-Tenant": "acme"
+                    "X-Tenant": "acme",
+                    "X-Internal-Key": "internal-key-value"
                 }}}},
                 { "auth": { "jwt": { "issuers": ["main"], "strip_token": true } } }
             ]}],
@@ -124,6 +127,7 @@ mod tests {
             "upstream-token",
             "upstream-key",
             "redis-pass",
+            "internal-key-value",
         ] {
             assert!(!text.contains(secret), "{secret} in {text}");
         }

@@ -9,6 +9,7 @@
 // Each test binary uses a different subset of the helpers.
 #![allow(dead_code)]
 
+pub(crate) mod admin;
 pub(crate) mod local_bin;
 pub(crate) mod redis;
 pub(crate) mod table;
