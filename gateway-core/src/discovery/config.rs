@@ -301,7 +301,7 @@ mod tests {
         RegistryConfig {
             access: ApiAccess {
                 prefix: prefix.to_owned(),
-                token: sha256(b"secret"),
+                token: BearerToken::from_token("secret"),
             },
             default_ttl: DEFAULT_TTL,
             max_ttl: DEFAULT_MAX_TTL,
@@ -330,15 +330,15 @@ mod tests {
     fn bearer_token_is_checked() {
         let r = registry("/registry");
         let mut h = HeaderMap::new();
-        assert!(!r.authorized(&h));
+        assert!(!r.admit(&h, "registry").is_ok());
         h.insert("authorization", "Bearer secret".parse().expect("header"));
-        assert!(r.authorized(&h));
+        assert!(r.admit(&h, "registry").is_ok());
         h.insert("authorization", "bearer secret".parse().expect("header"));
-        assert!(r.authorized(&h));
+        assert!(r.admit(&h, "registry").is_ok());
         h.insert("authorization", "Bearer secreT".parse().expect("header"));
-        assert!(!r.authorized(&h));
+        assert!(!r.admit(&h, "registry").is_ok());
         h.insert("authorization", "Basic secret".parse().expect("header"));
-        assert!(!r.authorized(&h));
+        assert!(!r.admit(&h, "registry").is_ok());
     }
 
     #[test]
