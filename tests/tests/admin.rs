@@ -434,3 +434,62 @@ async fn registry_lists_registered_instances() -> Result<()> {
     assert!(instance["expires_at_ms"].as_u64().is_some(), "{body}");
     Ok(())
 }
+
+/// Kills the `local` process this test started when dropped.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_takes_admin_flags_and_hides_variables() -> Result<()> {
+    let up = upstream(200, "x").await;
+    let dir = common::TempDir::new()?;
+    std::fs::write(
+        dir.path().join("gateway.yaml"),
+        fill(
+            "version: 1\nupstreams:\n  up: { url: \"UP\" }\nroutes:\n  - path: /a\n    upstream: up\n    policies:\n      - headers: { request: { set: { x-signature: \"${GW_ADMIN_TEST_VALUE}\" } } }\n",
+            &[("UP", &up.uri())],
+        ),
+    )?;
+    let token_file = dir.path().join("admin-token");
+    std::fs::write(&token_file, format!("{ADMIN_TOKEN}\n"))?;
+    let (public, admin) = (common::dead_port()?, common::dead_port()?);
+    let secret = "variable-secret-4b9e";
+    let _child = Child(
+        std::process::Command::new(common::local_bin::local_bin()?)
+            .args(["--config", "gateway.yaml", "--no-watch", "--listen"])
+            .arg(format!("127.0.0.1:{public}"))
+            .arg("--admin-listen")
+            .arg(format!("127.0.0.1:{admin}"))
+            .arg("--admin-token-file")
+            .arg(&token_file)
+            .env("GW_ADMIN_TEST_VALUE", secret)
+            .env_remove("GATEWAY_ADMIN_TOKEN")
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()?,
+    );
+    let url = format!("http://127.0.0.1:{admin}/config");
+    let deadline = std::time::Instant::now() + DEADLINE;
+    let body = loop {
+        if let Ok(resp) = client().get(&url).bearer_auth(ADMIN_TOKEN).send().await {
+            break resp.text().await?;
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "the admin API never answered"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    let v: Value = serde_json::from_str(&body)?;
+    let set = &v["config"]["routes"][0]["policies"][0]["headers"]["request"]["set"];
+    assert_eq!(set["x-signature"], "[redacted]", "{body}");
+    assert!(!body.contains(secret), "{body}");
+    Ok(())
+}
