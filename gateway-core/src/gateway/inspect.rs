@@ -197,3 +197,82 @@ impl Gateway {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use futures_executor::block_on;
+    use http::Request;
+
+    use super::*;
+    use crate::ClientInfo;
+    use crate::config::load_file_text;
+    use crate::policy::PolicyRegistry;
+    use crate::test_env;
+
+    const CONFIG: &str = r#"
+version: 1
+upstreams:
+  down:
+    targets: [http://a.test, http://b.test]
+    health: { passive: { consecutive_failures: 1, base_ejection: 10s } }
+    circuit_breaker: { consecutive_failures: 2, open_for: 30s }
+  canned: { mock: { status: 204 } }
+routes:
+  - { path: /down, upstream: down }
+  - { path: /canned, upstream: canned }
+"#;
+
+    #[test]
+    fn status_shows_breakers_ejections_and_sources() {
+        let cfg = load_file_text("g.yaml", CONFIG, &PolicyRegistry::builtin()).expect("valid");
+        let env = test_env::env();
+        let now = env.clock.now_ms();
+        let gw = Gateway::new(cfg, env);
+        let before = block_on(gw.upstream_status());
+        assert_eq!(before.len(), 2);
+        assert_eq!(before[0].name, "canned");
+        assert_eq!(before[0].source, UpstreamSource::Mock);
+        assert!(before[0].endpoints.is_empty() && before[0].breaker.is_none());
+        let down = &before[1];
+        assert_eq!(down.source, UpstreamSource::Static);
+        assert_eq!(down.breaker, Some(BreakerStatus::Closed));
+        let ids: Vec<&str> = down.endpoints.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["http://a.test", "http://b.test"]);
+        assert!(down.endpoints.iter().all(|e| e.healthy));
+
+        // The test environment refuses every connection.
+        for _ in 0..2 {
+            let req = Request::get("/down").body(Body::empty()).expect("request");
+            let resp = block_on(gw.handle(req, ClientInfo::default()));
+            assert!(resp.status().is_server_error());
+        }
+        let after = block_on(gw.upstream_status());
+        let down = &after[1];
+        assert_eq!(
+            down.breaker,
+            Some(BreakerStatus::Open {
+                until_ms: now + 30_000
+            })
+        );
+        assert_eq!(down.breaker.and_then(|b| b.gauge()), Some(2.0));
+        // One failure each; the first is ejected, the second may not be
+        // (at most half of the endpoints are ejected).
+        let (ejected, kept): (Vec<&EndpointStatus>, Vec<&EndpointStatus>) =
+            down.endpoints.iter().partition(|e| !e.healthy);
+        assert_eq!((ejected.len(), kept.len()), (1, 1), "{down:?}");
+        assert!(ejected[0].active_healthy);
+        assert_eq!(ejected[0].ejected_until_ms, Some(now + 10_000));
+        assert_eq!(kept[0].consecutive_failures, 1);
+        assert_eq!(kept[0].ejected_until_ms, None);
+    }
+
+    #[test]
+    fn purge_without_the_purge_api_refuses_a_bad_body() {
+        let cfg = load_file_text("g.yaml", CONFIG, &PolicyRegistry::builtin()).expect("valid");
+        let gw = Gateway::new(cfg, test_env::env());
+        let resp = block_on(gw.purge_cache(br#"{"prefix": "no-slash"}"#));
+        assert_eq!(resp.status(), 400);
+        let resp = block_on(gw.purge_cache(br#"{"prefix": "/items/"}"#));
+        assert_eq!(resp.status(), 200);
+    }
+}
