@@ -33,6 +33,7 @@ async fn run(dir: &Path, name: &str, yaml: &str) -> anyhow::Result<RunningServer
         config: path,
         listen: Some("127.0.0.1:0".parse()?),
         watch: false,
+        admin: None,
     })
     .await
 }

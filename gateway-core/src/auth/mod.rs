@@ -8,6 +8,7 @@
 
 mod api_key;
 mod basic;
+mod bearer;
 mod config;
 mod consumers;
 mod jwks;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 pub use api_key::hash_api_key;
 pub(crate) use api_key::{parse_key_hash, sha256};
 pub use basic::hash_password;
+pub use bearer::BearerToken;
 pub use config::{
     ApiKeyAuthSpec, AuthSpec, BasicAuthSpec, ForwardSpec, JwtAuthSpec, MethodRequireSpec,
     RequireSpec,

@@ -82,7 +82,8 @@ fn url_rule(
     ))
 }
 
-/// Answers a request under the purge prefix.
+/// Answers a request under the purge prefix: checks the token and the
+/// path, then [`purge`]s.
 pub(crate) async fn serve(
     env: &Env,
     cfg: &GatewayConfig,
@@ -102,8 +103,23 @@ pub(crate) async fn serve(
         .into());
     }
     let bytes = req.into_body().collect(MAX_BODY).await?;
+    purge(env, cfg, runtime, &bytes).await
+}
+
+/// Bans what a purge request body (`{"url"|"prefix"|"tag": ..., "host"?}`)
+/// names and answers the ban as JSON. The caller has checked who asks: the
+/// purge API its token, the self-hosted admin listener its own.
+pub(crate) async fn purge(
+    env: &Env,
+    cfg: &GatewayConfig,
+    runtime: &CacheRuntime,
+    body: &[u8],
+) -> Result<Response<Body>, GatewayError> {
+    if body.len() as u64 > MAX_BODY {
+        return Err(invalid("body: too large"));
+    }
     let body: PurgeRequest =
-        serde_json::from_slice(&bytes).map_err(|e| invalid(format!("body: {e}")))?;
+        serde_json::from_slice(body).map_err(|e| invalid(format!("body: {e}")))?;
     let host = body.host.as_deref().map(str::to_ascii_lowercase);
     let (host, rule) = match (&body.url, &body.prefix, &body.tag) {
         (Some(url), None, None) => url_rule(cfg, url, host.as_deref())?,

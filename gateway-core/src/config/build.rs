@@ -195,6 +195,7 @@ impl GatewayConfig {
         let api = ApiDocs::build(&spec, &names, docs);
         Ok(Self {
             source: file.to_owned(),
+            redacted: None,
             server,
             store,
             exact_counters,

@@ -2,6 +2,7 @@
 
 use super::error::{ConfigError, ConfigProblem};
 use super::model::GatewayConfig;
+use super::redact::redact;
 use super::spec::GatewaySpec;
 use super::vars::{VarLookup, no_vars, substitute};
 use crate::policy::PolicyRegistry;
@@ -31,6 +32,16 @@ pub fn parse_spec_with_vars(
     text: &str,
     var: VarLookup<'_>,
 ) -> Result<GatewaySpec, ConfigError> {
+    parse_with_view(file, text, var).map(|(spec, _)| spec)
+}
+
+/// Parses like [`parse_spec_with_vars`], also giving the file's values with
+/// secrets redacted (see [`super::redact`]).
+fn parse_with_view(
+    file: &str,
+    text: &str,
+    var: VarLookup<'_>,
+) -> Result<(GatewaySpec, serde_json::Value), ConfigError> {
     let mut value: serde_json::Value = if is_json(file, text) {
         serde_json::from_str(text).map_err(|e| {
             single(
@@ -53,6 +64,7 @@ pub fn parse_spec_with_vars(
             "the config must be a mapping with `version`, `upstreams` and `routes`",
         ));
     }
+    let view = redact(&value);
     let mut problems = Vec::new();
     substitute(&mut value, var, &mut problems);
     if !problems.is_empty() {
@@ -61,11 +73,12 @@ pub fn parse_spec_with_vars(
             problems,
         });
     }
-    serde_path_to_error::deserialize(value).map_err(|e| {
+    let spec = serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." { String::new() } else { path };
         single(file, &path, without_values(&e.into_inner().to_string()))
-    })
+    })?;
+    Ok((spec, view))
 }
 
 /// A type error without the offending value: `invalid type: string
@@ -97,8 +110,10 @@ pub fn load_file_text_with_vars(
     registry: &PolicyRegistry,
     var: VarLookup<'_>,
 ) -> Result<GatewayConfig, ConfigError> {
-    let spec = parse_spec_with_vars(file, text, var)?;
-    GatewayConfig::from_spec(file, spec, registry)
+    let (spec, view) = parse_with_view(file, text, var)?;
+    let mut config = GatewayConfig::from_spec(file, spec, registry)?;
+    config.redacted = Some(std::sync::Arc::new(view));
+    Ok(config)
 }
 
 /// Like [`load_file_text`], but first reads the files that policies name
@@ -112,7 +127,7 @@ pub fn load_file_text_with_files(
     read: &dyn Fn(&str) -> Result<String, String>,
     var: VarLookup<'_>,
 ) -> Result<GatewayConfig, ConfigError> {
-    let mut spec = parse_spec_with_vars(file, text, var)?;
+    let (mut spec, view) = parse_with_view(file, text, var)?;
     let problems = crate::validate::inline_files(&mut spec, read);
     if !problems.is_empty() {
         return Err(ConfigError {
@@ -120,7 +135,9 @@ pub fn load_file_text_with_files(
             problems,
         });
     }
-    GatewayConfig::from_spec(file, spec, registry)
+    let mut config = GatewayConfig::from_spec(file, spec, registry)?;
+    config.redacted = Some(std::sync::Arc::new(view));
+    Ok(config)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod build;
 mod error;
 mod load;
 mod model;
+pub mod redact;
 mod schema;
 pub mod spec;
 pub(crate) mod units;

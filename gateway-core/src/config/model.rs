@@ -110,8 +110,8 @@ pub(crate) struct Route {
     pub(crate) cache: Option<RouteCache>,
 }
 
-/// One route, for listings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One route, for listings (the `routes` command, the admin API).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RouteSummary {
     /// Route name.
     pub name: String,
@@ -120,6 +120,7 @@ pub struct RouteSummary {
     /// Policy kinds in order.
     pub policies: Vec<&'static str>,
     /// What it matches and how it is versioned.
+    #[serde(flatten)]
     pub info: crate::openapi::RouteInfo,
 }
 
@@ -145,12 +146,22 @@ pub struct GatewayConfig {
     pub(crate) cache: CacheSettings,
     /// Trace sampling.
     pub(crate) tracing: crate::trace::TracingConfig,
+    /// The file's values with secrets redacted, when loaded from text.
+    pub(crate) redacted: Option<std::sync::Arc<serde_json::Value>>,
 }
 
 impl GatewayConfig {
     /// The file this config came from.
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// The config file's values as written, with every secret replaced by
+    /// [`REDACTED`](super::redact::REDACTED) (see [`super::redact`]):
+    /// what an operator may be shown. `None` for a config built from a
+    /// spec rather than loaded from text.
+    pub fn redacted(&self) -> Option<&serde_json::Value> {
+        self.redacted.as_deref()
     }
 
     /// The active health checks of the upstreams that configure them.

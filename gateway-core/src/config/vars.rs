@@ -97,6 +97,22 @@ fn expand(s: &str, var: VarLookup<'_>) -> Result<Option<String>, String> {
     Ok(Some(out))
 }
 
+/// Whether `s` holds a `${NAME}` reference (a `$${` escape is none).
+pub(crate) fn has_reference(s: &str) -> bool {
+    let mut rest = s;
+    while let Some(at) = rest.find('$') {
+        let tail = &rest[at..];
+        if let Some(after) = tail.strip_prefix("$${") {
+            rest = after;
+        } else if tail.starts_with("${") {
+            return true;
+        } else {
+            rest = &tail[1..];
+        }
+    }
+    false
+}
+
 fn valid_name(name: &str) -> bool {
     let mut bytes = name.bytes();
     bytes

@@ -3,18 +3,17 @@
 
 use std::time::Duration;
 
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::HeaderMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
 
 use super::DnsQuery;
 use super::names::check_service_name;
 use super::resolve::{Discovered, Source};
-use crate::auth::{parse_key_hash, sha256};
+use crate::auth::{BearerToken, parse_key_hash};
 use crate::config::spec::UpstreamSpec;
 use crate::config::{DurationSpec, Problems};
-use crate::error::{GatewayError, Rejection};
+use crate::error::GatewayError;
 
 /// Shortest registration TTL.
 pub(crate) const MIN_TTL: Duration = Duration::from_secs(1);
@@ -73,7 +72,7 @@ pub struct DnsSpec {
 pub(crate) struct ApiAccess {
     /// Path prefix without trailing slash.
     pub(crate) prefix: String,
-    token: [u8; 32],
+    token: BearerToken,
 }
 
 impl std::fmt::Debug for ApiAccess {
@@ -106,35 +105,7 @@ impl ApiAccess {
         headers: &HeaderMap,
         realm: &'static str,
     ) -> Result<(), GatewayError> {
-        if self.authorized(headers) {
-            return Ok(());
-        }
-        let challenge = HeaderValue::from_str(&format!("Bearer realm=\"{realm}\""))
-            .unwrap_or_else(|_| HeaderValue::from_static("Bearer"));
-        Err(Rejection::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "Authentication required",
-        )
-        .with_header(header::WWW_AUTHENTICATE, challenge)
-        .into())
-    }
-
-    /// Whether `Authorization: Bearer <token>` carries the configured
-    /// token. The presented token is hashed and the digests compared in
-    /// constant time.
-    pub(crate) fn authorized(&self, headers: &HeaderMap) -> bool {
-        let Some(token) = headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                let (scheme, rest) = v.split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
-            })
-        else {
-            return false;
-        };
-        bool::from(sha256(token.as_bytes()).ct_eq(&self.token))
+        self.token.admit(headers, realm)
     }
 }
 
@@ -159,7 +130,7 @@ pub(crate) fn build_api_access(
         .ok();
     (p.len() == before).then(|| ApiAccess {
         prefix: prefix.to_owned(),
-        token: token.unwrap_or_default(),
+        token: BearerToken::from_digest(token.unwrap_or_default()),
     })
 }
 
@@ -330,7 +301,7 @@ mod tests {
         RegistryConfig {
             access: ApiAccess {
                 prefix: prefix.to_owned(),
-                token: sha256(b"secret"),
+                token: BearerToken::from_token("secret"),
             },
             default_ttl: DEFAULT_TTL,
             max_ttl: DEFAULT_MAX_TTL,
@@ -359,15 +330,15 @@ mod tests {
     fn bearer_token_is_checked() {
         let r = registry("/registry");
         let mut h = HeaderMap::new();
-        assert!(!r.authorized(&h));
+        assert!(r.admit(&h, "registry").is_err());
         h.insert("authorization", "Bearer secret".parse().expect("header"));
-        assert!(r.authorized(&h));
+        assert!(r.admit(&h, "registry").is_ok());
         h.insert("authorization", "bearer secret".parse().expect("header"));
-        assert!(r.authorized(&h));
+        assert!(r.admit(&h, "registry").is_ok());
         h.insert("authorization", "Bearer secreT".parse().expect("header"));
-        assert!(!r.authorized(&h));
+        assert!(r.admit(&h, "registry").is_err());
         h.insert("authorization", "Basic secret".parse().expect("header"));
-        assert!(!r.authorized(&h));
+        assert!(r.admit(&h, "registry").is_err());
     }
 
     #[test]

@@ -3,6 +3,8 @@
 mod forward;
 pub(crate) use forward::forward;
 mod handle;
+mod inspect;
+pub use inspect::{BreakerStatus, EndpointStatus, UpstreamSource, UpstreamStatus};
 mod limits;
 mod origin;
 #[cfg(test)]

@@ -38,7 +38,7 @@ pub use spec::{DocsServerSpec, DocsSpec};
 use crate::config::spec::{GatewaySpec, RouteSpec, VersionSource};
 
 /// A route as listed by `routes`: what it matches and how it is versioned.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RouteInfo {
     /// Path pattern.
     pub path: String,

@@ -3,6 +3,7 @@
 //! This crate only adapts: it converts hyper types to `http` types,
 //! implements the core's environment traits on tokio, and runs listeners.
 
+pub mod admin;
 pub mod dns;
 pub mod head_timeout;
 pub mod health;
@@ -99,11 +100,15 @@ pub struct StartOptions {
     pub listen: Option<SocketAddr>,
     /// Reload when the file changes.
     pub watch: bool,
+    /// The admin listener, if wanted (it starts only with a token).
+    pub admin: Option<admin::AdminOptions>,
 }
 
 /// A server running in the background.
 pub struct RunningServer {
     addr: SocketAddr,
+    admin_addr: Option<SocketAddr>,
+    _admin: Option<AbortOnDrop>,
     gateway: Gateway,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
@@ -133,6 +138,11 @@ impl RunningServer {
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The admin listener's bound address, when it runs.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
     }
 
     /// The gateway being served.
@@ -193,9 +203,30 @@ pub async fn start(opts: StartOptions) -> anyhow::Result<RunningServer> {
     };
     let health_checks = AbortOnDrop(health::supervise(gateway.clone()));
     let (tx, rx) = watch::channel(false);
+    let admin = match &opts.admin {
+        Some(a) => admin::bind(a).await?,
+        None => None,
+    };
+    let (admin_addr, admin_task) = match admin {
+        Some((listener, token)) => {
+            let admin_addr = listener.local_addr()?;
+            let state = admin::AdminState {
+                gateway: gateway.clone(),
+                config_path: opts.config.clone(),
+                token,
+                metrics: admin::metrics::install(),
+            };
+            tracing::info!(addr = %admin_addr, "admin API listening");
+            let task = tokio::spawn(admin::serve(listener, state, rx.clone()));
+            (Some(admin_addr), Some(AbortOnDrop(task)))
+        }
+        None => (None, None),
+    };
     let task = tokio::spawn(server::serve(listener, tls, gateway.clone(), settings, rx));
     Ok(RunningServer {
         addr,
+        admin_addr,
+        _admin: admin_task,
         gateway,
         shutdown: tx,
         task,

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use gateway_core::PolicyRegistry;
+use gateway_local::admin::{self, AdminOptions};
 use gateway_local::{StartOptions, load_config, reload, start};
 
 /// The API gateway, self-hosted.
@@ -24,6 +25,16 @@ struct Cli {
     /// Worker threads (default: one per core).
     #[arg(long, env = "GATEWAY_WORKERS")]
     workers: Option<usize>,
+    /// Admin API listen address (loopback by default; it starts only with
+    /// a token).
+    #[arg(long, env = "GATEWAY_ADMIN_LISTEN", default_value = admin::DEFAULT_ADMIN_LISTEN)]
+    admin_listen: SocketAddr,
+    /// File holding the admin API's bearer token (else `GATEWAY_ADMIN_TOKEN`).
+    #[arg(long, env = "GATEWAY_ADMIN_TOKEN_FILE")]
+    admin_token_file: Option<PathBuf>,
+    /// Let the admin API listen on a non-loopback address.
+    #[arg(long, env = "GATEWAY_ADMIN_ALLOW_REMOTE")]
+    admin_allow_remote: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -160,12 +171,30 @@ fn init_logging() {
         .init();
 }
 
+/// The admin listener's settings: the token from `--admin-token-file`,
+/// else from `GATEWAY_ADMIN_TOKEN` (not a flag: command lines are visible
+/// to every user of the machine).
+fn admin_options(cli: &Cli) -> anyhow::Result<AdminOptions> {
+    let token = match &cli.admin_token_file {
+        Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+            anyhow::anyhow!("reading the admin token file {}: {e}", path.display())
+        })?),
+        None => std::env::var("GATEWAY_ADMIN_TOKEN").ok(),
+    };
+    Ok(AdminOptions {
+        listen: cli.admin_listen,
+        token,
+        allow_remote: cli.admin_allow_remote,
+    })
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = cli.config.clone();
     let server = start(StartOptions {
         config: config.clone(),
         listen: cli.listen,
         watch: !cli.no_watch,
+        admin: Some(admin_options(&cli)?),
     })
     .await?;
     tracing::info!(addr = %server.addr(), config = %config.display(), "gateway listening");

@@ -15,9 +15,18 @@ use crate::load_config;
 #[derive(Debug)]
 pub enum ReloadOutcome {
     /// The new config is live.
-    Applied,
+    Applied(ReloadSummary),
     /// The file was refused; the previous config is still serving.
     Refused(ConfigError),
+}
+
+/// What an applied reload changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReloadSummary {
+    /// Routes of the new config.
+    pub routes: usize,
+    /// Settings that changed but take effect only after a restart.
+    pub restart_required: Vec<&'static str>,
 }
 
 /// Settings that only take effect on restart.
@@ -38,12 +47,16 @@ fn restart_only_changes(old: &GatewayConfig, new: &GatewayConfig) -> Vec<&'stati
     out
 }
 
-/// Re-reads `path` and applies it if valid.
+/// Re-reads `path` and applies it if valid. Every caller (the file
+/// watcher, SIGHUP, the admin API's `POST /reload`) comes through here, so
+/// the `gateway_config_reloads_total` metric counts them all.
 pub fn reload_now(path: &Path, gateway: &Gateway) -> ReloadOutcome {
-    match load_config(path) {
+    let started = std::time::Instant::now();
+    let outcome = match load_config(path) {
         Ok(cfg) => {
             let old = gateway.config();
-            for field in restart_only_changes(&old, &cfg) {
+            let restart_required = restart_only_changes(&old, &cfg);
+            for field in &restart_required {
                 tracing::warn!(
                     field,
                     "this setting changed but takes effect only after a restart"
@@ -52,7 +65,10 @@ pub fn reload_now(path: &Path, gateway: &Gateway) -> ReloadOutcome {
             let routes = cfg.routes().len();
             gateway.reload(cfg);
             tracing::info!(file = %path.display(), routes, "config reloaded");
-            ReloadOutcome::Applied
+            ReloadOutcome::Applied(ReloadSummary {
+                routes,
+                restart_required,
+            })
         }
         Err(e) => {
             for p in &e.problems {
@@ -60,7 +76,12 @@ pub fn reload_now(path: &Path, gateway: &Gateway) -> ReloadOutcome {
             }
             ReloadOutcome::Refused(e)
         }
-    }
+    };
+    crate::admin::metrics::record_reload(
+        matches!(outcome, ReloadOutcome::Applied(_)),
+        started.elapsed().as_secs_f64(),
+    );
+    outcome
 }
 
 /// Watches the config file's directory (editors often replace files) and

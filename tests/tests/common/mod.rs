@@ -9,6 +9,7 @@
 // Each test binary uses a different subset of the helpers.
 #![allow(dead_code)]
 
+pub(crate) mod admin;
 pub(crate) mod local_bin;
 pub(crate) mod redis;
 pub(crate) mod table;
@@ -103,6 +104,7 @@ impl TestGateway {
             config: config.clone(),
             listen: Some("127.0.0.1:0".parse()?),
             watch,
+            admin: None,
         })
         .await?;
         Ok(Self {
@@ -118,6 +120,7 @@ impl TestGateway {
             config: path.to_owned(),
             listen: Some("127.0.0.1:0".parse()?),
             watch: false,
+            admin: None,
         })
         .await
     }

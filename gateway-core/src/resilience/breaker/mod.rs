@@ -134,6 +134,20 @@ impl Breaker {
         self.local.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The state as stored now, for operators; the request path's cached
+    /// view is left alone.
+    pub(crate) async fn status(&self, env: &Env) -> crate::gateway::BreakerStatus {
+        use crate::gateway::BreakerStatus;
+        match env.counters.get(&self.keys.state()).await {
+            Ok(raw) => match State::decode(raw.as_deref()) {
+                State::Closed { .. } => BreakerStatus::Closed,
+                State::Open { until, .. } => BreakerStatus::Open { until_ms: until },
+                State::HalfOpen { .. } => BreakerStatus::HalfOpen,
+            },
+            Err(_) => BreakerStatus::Unknown,
+        }
+    }
+
     /// Decides whether a request may go to the upstream.
     pub(crate) async fn admit(&self, env: &Env) -> Admission {
         let now = env.clock.now_ms();

@@ -1,0 +1,105 @@
+//! A gateway with its admin listener, and calls to the admin API.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+use gateway_local::admin::AdminOptions;
+use gateway_local::{RunningServer, StartOptions};
+use serde_json::Value;
+
+use super::{TempDir, client, write_atomically};
+
+/// The admin token the tests use.
+pub(crate) const ADMIN_TOKEN: &str = "admin-test-token-7c1f";
+
+/// A gateway on `127.0.0.1:0` with its admin listener on another loopback
+/// port, serving a config file in its own temp directory.
+pub(crate) struct AdminGateway {
+    pub(crate) server: RunningServer,
+    config: PathBuf,
+    _dir: TempDir,
+}
+
+impl AdminGateway {
+    /// Starts with `token` (none: the admin listener must stay off).
+    pub(crate) async fn start_with_token(yaml: &str, token: Option<&str>) -> Result<Self> {
+        let dir = TempDir::new()?;
+        let config = dir.path().join("gateway.yaml");
+        std::fs::write(&config, yaml)?;
+        let server = gateway_local::start(StartOptions {
+            config: config.clone(),
+            listen: Some("127.0.0.1:0".parse()?),
+            watch: false,
+            admin: Some(AdminOptions {
+                listen: "127.0.0.1:0".parse()?,
+                token: token.map(str::to_owned),
+                allow_remote: false,
+            }),
+        })
+        .await?;
+        Ok(Self {
+            server,
+            config,
+            _dir: dir,
+        })
+    }
+
+    /// Starts with [`ADMIN_TOKEN`].
+    pub(crate) async fn start(yaml: &str) -> Result<Self> {
+        Self::start_with_token(yaml, Some(ADMIN_TOKEN)).await
+    }
+
+    /// `http://PUBLIC` + `path`.
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.server.addr())
+    }
+
+    /// `http://ADMIN` + `path`.
+    pub(crate) fn admin_url(&self, path: &str) -> Result<String> {
+        let addr = self
+            .server
+            .admin_addr()
+            .context("the admin listener runs")?;
+        Ok(format!("http://{addr}{path}"))
+    }
+
+    /// The config file.
+    pub(crate) fn config_path(&self) -> &Path {
+        &self.config
+    }
+
+    /// Replaces the config file.
+    pub(crate) fn write_config(&self, yaml: &str) -> Result<()> {
+        write_atomically(&self.config, yaml)
+    }
+
+    /// An admin request with the token; the status and the body as JSON
+    /// (a string when it is not JSON).
+    pub(crate) async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&str>,
+    ) -> Result<(u16, Value)> {
+        let mut req = client()
+            .request(method, self.admin_url(path)?)
+            .bearer_auth(ADMIN_TOKEN);
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_owned());
+        }
+        let resp = req.send().await?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await?;
+        Ok((
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        ))
+    }
+
+    /// `GET` on the admin API.
+    pub(crate) async fn admin_get(&self, path: &str) -> Result<(u16, Value)> {
+        self.admin(reqwest::Method::GET, path, None).await
+    }
+}
