@@ -52,6 +52,10 @@ impl GatewayConfig {
         }
         let server = build_server(&spec.server, &mut p);
         let cache = build_settings(spec.cache.as_ref(), &mut p);
+        let access_log = Arc::new(crate::observe::build_access_log(
+            spec.access_log.as_ref(),
+            &mut p,
+        ));
         let (store, exact_counters) = build_store(spec.store.as_ref(), &mut p);
         let mut upstreams = Vec::new();
         let mut upstream_index = HashMap::new();
@@ -190,7 +194,7 @@ impl GatewayConfig {
         }
         // Routes were pushed in spec order only when valid; with no problems
         // every route is present, so indices agree with `keys`.
-        let names: Vec<String> = routes.iter().map(|r| r.name.clone()).collect();
+        let names: Vec<String> = routes.iter().map(|r| r.name.to_string()).collect();
         let api = ApiDocs::build(&spec, &names, docs);
         Ok(Self {
             source: file.to_owned(),
@@ -203,6 +207,7 @@ impl GatewayConfig {
             registry,
             api,
             cache,
+            access_log,
         })
     }
 }
@@ -426,7 +431,7 @@ fn build_upstream(name: &str, u: &UpstreamSpec, at: &str, p: &mut Problems) -> O
         return None;
     }
     Some(Upstream {
-        name: name.to_owned(),
+        name: name.into(),
         kind,
         resilience,
         preserve_host: u.preserve_host,
@@ -641,7 +646,7 @@ fn build_route(
         }
     });
     let route = Route {
-        name,
+        name: name.into(),
         buffer_request: policies.iter().any(|p| p.needs_request_body())
             || matches!(&target, Some(RouteTarget::Aggregate(a)) if a.needs_request_body()),
         target: target?,

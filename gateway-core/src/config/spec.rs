@@ -56,6 +56,9 @@ pub struct GatewaySpec {
     /// Response caching: where responses are stored and the purge API.
     /// Routes opt in with their own `cache` field (see docs/caching.md).
     pub cache: Option<CacheSpec>,
+    /// The per-request JSON access log and request ids (see
+    /// docs/observability.md). On by default.
+    pub access_log: Option<crate::observe::AccessLogSpec>,
 }
 
 /// Listener and request-handling settings.

@@ -2,6 +2,7 @@
 
 mod forward;
 pub(crate) use forward::forward;
+use forward::forward_observed;
 mod handle;
 mod limits;
 mod origin;
@@ -24,6 +25,7 @@ use crate::config::GatewayConfig;
 use crate::discovery::resolve::Discovery;
 use crate::discovery::{NameResolver, ServiceRegistry};
 use crate::env::Env;
+use crate::observe::Exchange;
 use crate::upstream::StateRegistry;
 
 /// Who sent a request, as seen by the adapter.
@@ -134,11 +136,25 @@ impl Gateway {
     }
 
     /// Handles one request. Never fails: errors become problem+json responses.
-    pub async fn handle(&self, req: Request<Body>, client: ClientInfo) -> Response<Body> {
+    ///
+    /// The response carries the request id header and, in its extensions,
+    /// the request's [`Exchange`] record for the adapter's access log and
+    /// metrics.
+    pub async fn handle(&self, mut req: Request<Body>, client: ClientInfo) -> Response<Body> {
         let config = self.inner.config.load_full();
-        match handle::process(&self.inner, &config, req, client).await {
+        let env = &self.inner.env;
+        let client_ip = config
+            .server
+            .trusted_proxies
+            .client_ip(client.peer, req.headers());
+        let mut exchange = Exchange::begin(env, &config.access_log, &mut req, client_ip);
+        let mut resp = match handle::process(&self.inner, &config, req, client, &mut exchange).await
+        {
             Ok(resp) => resp,
             Err(e) => e.into_response(),
-        }
+        };
+        exchange.finish(env, &mut resp);
+        resp.extensions_mut().insert(exchange);
+        resp
     }
 }
