@@ -409,8 +409,7 @@ impl GatewayError {
         );
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         // `Gateway::handle` adds the request id to documents marked so.
-        resp.extensions_mut()
-            .insert(crate::observe::GatewayProblem);
+        resp.extensions_mut().insert(crate::observe::GatewayProblem);
         let h = resp.headers_mut();
         match err {
             Self::Route(RouteError::MethodNotAllowed { allow }) => {

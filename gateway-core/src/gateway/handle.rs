@@ -10,6 +10,7 @@ use super::forward_observed;
 use super::limits::{check_head, content_length};
 use super::origin::RouteOrigin;
 use super::{ClientInfo, Inner};
+use crate::auth::Identity;
 use crate::body::Body;
 use crate::cache::serve::{Incoming, Stage};
 use crate::config::{GatewayConfig, RouteTarget};
@@ -18,7 +19,6 @@ use crate::error::{GatewayError, RequestError, UpstreamError};
 use crate::normalize::normalize_path;
 use crate::observe::{Exchange, RequestIdHeader};
 use crate::policy::{Cx, Flow};
-use crate::auth::Identity;
 
 /// Route labels of the endpoints the gateway serves itself.
 const ROUTE_REGISTRY: &str = "gateway:registry";
@@ -138,9 +138,8 @@ pub(super) async fn process(
     };
     if let RouteTarget::Aggregate(_) = &route.target {
         // Backend requests carry the request id too.
-        cx.extensions.insert(RequestIdHeader(
-            x.settings().request_id_header.clone(),
-        ));
+        cx.extensions
+            .insert(RequestIdHeader(x.settings().request_id_header.clone()));
     }
     if let Some(t) = version.and_then(|v| v.path.as_ref()) {
         let p = t.render(&cx, req.headers());

@@ -230,8 +230,7 @@ impl Exchange {
     /// the request id header, and `request_id` in the gateway's own problem
     /// documents.
     pub(crate) fn finish(&mut self, env: &Env, resp: &mut Response<Body>) {
-        self.latency =
-            Duration::from_millis(env.clock.now_ms().saturating_sub(self.started_ms));
+        self.latency = Duration::from_millis(env.clock.now_ms().saturating_sub(self.started_ms));
         self.status = resp.status();
         super::add_request_id(resp, &self.request_id);
         resp.headers_mut().insert(

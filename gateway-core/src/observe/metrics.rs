@@ -131,7 +131,11 @@ pub fn measurements(x: &Exchange, mut emit: impl FnMut(Measurement<'_>)) {
             emit(Measurement {
                 name: "gateway_policy_decisions_total",
                 kind: Counter,
-                labels: &[("route", route), ("policy", policy), ("outcome", d.as_str())],
+                labels: &[
+                    ("route", route),
+                    ("policy", policy),
+                    ("outcome", d.as_str()),
+                ],
                 value: 1.0,
             });
         }

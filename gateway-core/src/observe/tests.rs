@@ -50,7 +50,10 @@ fn send(gw: &Gateway, path: &str, headers: &[(&str, &str)]) -> Response<Body> {
     for (k, v) in headers {
         b = b.header(*k, *v);
     }
-    block_on(gw.handle(b.body(Body::empty()).expect("request"), ClientInfo::default()))
+    block_on(gw.handle(
+        b.body(Body::empty()).expect("request"),
+        ClientInfo::default(),
+    ))
 }
 
 fn exchange(resp: &Response<Body>) -> Exchange {
@@ -81,7 +84,13 @@ impl Rng for Fixed {
 
 #[test]
 fn well_formed_ids_are_short_visible_tokens() {
-    for ok in ["a", "req-42", "A1.b_c~d", "!#$%&'*+-.^_`|~", &"x".repeat(128)] {
+    for ok in [
+        "a",
+        "req-42",
+        "A1.b_c~d",
+        "!#$%&'*+-.^_`|~",
+        &"x".repeat(128),
+    ] {
         assert!(is_well_formed(ok.as_bytes()), "{ok:?} should be accepted");
     }
     for bad in [
@@ -105,7 +114,10 @@ fn a_client_id_is_kept_only_when_it_is_one_well_formed_value() {
     let rng = Fixed(AtomicU64::new(0xab));
     let mut h = HeaderMap::new();
     h.insert(&name, HeaderValue::from_static("client-7"));
-    assert_eq!(RequestId::take_or_generate(&h, &name, &rng).as_str(), "client-7");
+    assert_eq!(
+        RequestId::take_or_generate(&h, &name, &rng).as_str(),
+        "client-7"
+    );
 
     h.insert(&name, HeaderValue::from_static("not ok"));
     let replaced = RequestId::take_or_generate(&h, &name, &rng);
@@ -124,10 +136,11 @@ fn a_client_id_is_kept_only_when_it_is_one_well_formed_value() {
 #[test]
 fn a_proxied_request_is_recorded_with_route_upstream_and_sizes() {
     let gw = gateway("");
-    let resp = send(&gw, "/hello?token=s3cret", &[
-        ("x-request-id", "client-1"),
-        ("user-agent", "probe/1"),
-    ]);
+    let resp = send(
+        &gw,
+        "/hello?token=s3cret",
+        &[("x-request-id", "client-1"), ("user-agent", "probe/1")],
+    );
     assert_eq!(resp.status(), 200);
     assert_eq!(header(&resp, "x-request-id"), "client-1");
     let x = exchange(&resp);
@@ -186,7 +199,11 @@ fn a_malformed_client_id_is_replaced_everywhere() {
 #[test]
 fn a_policy_denial_is_recorded_without_the_credential() {
     let gw = gateway("");
-    let resp = send(&gw, "/keyed", &[("x-api-key", "wrong"), ("x-request-id", "r-401")]);
+    let resp = send(
+        &gw,
+        "/keyed",
+        &[("x-api-key", "wrong"), ("x-request-id", "r-401")],
+    );
     assert_eq!(resp.status(), 401);
     let x = exchange(&resp);
     assert_eq!(x.auth, Some(Decision::Deny));
@@ -237,11 +254,15 @@ fn the_query_is_redacted_and_headers_logged_without_credentials() {
     let gw = gateway(
         "access_log: { query: redact, redact_query: [tenant], headers: [accept, authorization, x-api-key, x-trace-me] }",
     );
-    let resp = send(&gw, "/hello?page=2&api_key=k1&Tenant=acme&my_token=t&q=a", &[
-        ("accept", "text/plain"),
-        ("authorization", "Bearer abc.def"),
-        ("x-api-key", "k2"),
-    ]);
+    let resp = send(
+        &gw,
+        "/hello?page=2&api_key=k1&Tenant=acme&my_token=t&q=a",
+        &[
+            ("accept", "text/plain"),
+            ("authorization", "Bearer abc.def"),
+            ("x-api-key", "k2"),
+        ],
+    );
     let line = log_line(&exchange(&resp));
     let v: serde_json::Value = serde_json::from_str(&line).expect("json");
     assert_eq!(
@@ -251,7 +272,10 @@ fn the_query_is_redacted_and_headers_logged_without_credentials() {
     assert_eq!(v["headers"]["accept"], "text/plain");
     assert_eq!(v["headers"]["authorization"], "[redacted]");
     assert_eq!(v["headers"]["x-api-key"], "[redacted]");
-    assert!(v["headers"].get("x-trace-me").is_none(), "absent headers are left out");
+    assert!(
+        v["headers"].get("x-trace-me").is_none(),
+        "absent headers are left out"
+    );
     for secret in ["k1", "acme", "abc.def", "k2"] {
         assert!(!line.contains(secret), "{secret} leaked: {line}");
     }
@@ -260,7 +284,11 @@ fn the_query_is_redacted_and_headers_logged_without_credentials() {
 #[test]
 fn the_request_id_header_is_configurable_and_goes_upstream() {
     let gw = gateway("access_log: { request_id_header: X-Correlation-Id }");
-    let resp = send(&gw, "/echo", &[("x-correlation-id", "corr-9"), ("x-request-id", "other")]);
+    let resp = send(
+        &gw,
+        "/echo",
+        &[("x-correlation-id", "corr-9"), ("x-request-id", "other")],
+    );
     assert_eq!(header(&resp, "x-correlation-id"), "corr-9");
     let body = json(resp);
     assert_eq!(body["headers"]["x-correlation-id"], "corr-9", "{body}");
@@ -281,10 +309,21 @@ fn metrics_name_the_route_status_class_and_policy_outcomes() {
         let labels: Vec<String> = m.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
         seen.push(format!("{} {}", m.name, labels.join(",")));
     });
-    assert!(seen.contains(&"gateway_requests_total route=keyed,method=GET,status_class=4xx".to_owned()), "{seen:?}");
-    assert!(seen.contains(&"gateway_request_duration_seconds route=keyed,status_class=4xx".to_owned()));
-    assert!(seen.contains(&"gateway_policy_decisions_total route=keyed,policy=auth,outcome=deny".to_owned()));
-    assert!(!seen.iter().any(|s| s.starts_with("gateway_upstream_duration_seconds")));
+    assert!(
+        seen.contains(&"gateway_requests_total route=keyed,method=GET,status_class=4xx".to_owned()),
+        "{seen:?}"
+    );
+    assert!(
+        seen.contains(&"gateway_request_duration_seconds route=keyed,status_class=4xx".to_owned())
+    );
+    assert!(seen.contains(
+        &"gateway_policy_decisions_total route=keyed,policy=auth,outcome=deny".to_owned()
+    ));
+    assert!(
+        !seen
+            .iter()
+            .any(|s| s.starts_with("gateway_upstream_duration_seconds"))
+    );
 
     let line: serde_json::Value = serde_json::from_str(&metrics_line(&x)).expect("json");
     assert_eq!(line["log"], "metrics");
@@ -305,7 +344,10 @@ fn edge_lines_follow_access_log_enabled() {
     assert!(lines[1].starts_with(r#"{"log":"metrics""#));
     let off = gateway("access_log: { enabled: false }");
     let resp = send(&off, "/hello", &[]);
-    assert!(resp.headers().contains_key("x-request-id"), "ids do not depend on the log");
+    assert!(
+        resp.headers().contains_key("x-request-id"),
+        "ids do not depend on the log"
+    );
     let lines = edge_lines(&resp);
     assert_eq!(lines.len(), 1);
     assert!(lines[0].starts_with(r#"{"log":"metrics""#));

@@ -88,8 +88,10 @@ async fn serve_conn<I>(
         let gateway = gateway.clone();
         let guard = in_flight.start();
         async move {
+            let started = std::time::Instant::now();
             let req = req.map(|b| from_incoming(b, Some(idle)));
-            let resp = gateway.handle(req, client).await;
+            let mut resp = gateway.handle(req, client).await;
+            crate::access_log::record(&mut resp, started);
             log_findings(&resp, client);
             drop(guard);
             Ok::<_, Infallible>(resp)
