@@ -35,6 +35,11 @@ routes:
   - {{ name: theirs, path: /theirs, upstream: upstream_problem }}
   - {{ name: down, path: /down, upstream: down }}
   - {{ name: echo, path: /echo, upstream: echo }}
+  - name: fan
+    path: /fan
+    aggregate: {{ backends: [ {{ name: e, upstream: echo, path: /x }} ] }}
+  - {{ name: waf, path: "/waf/{{*rest}}", upstream: echo, policies: [ {{ waf: {{}} }} ] }}
+  - {{ name: wafd, path: "/wafd/{{*rest}}", upstream: echo, policies: [ {{ waf: {{ mode: detect }} }} ] }}
   - name: keyed
     path: /keyed
     upstream: hello
@@ -384,4 +389,35 @@ fn the_problem_splice_keeps_valid_json() {
     let mut unmarked = Response::new(Body::full(br#"{"a":1}"#.to_vec()));
     add_request_id(&mut unmarked, &id);
     assert!(json(unmarked).get("request_id").is_none());
+}
+
+#[test]
+fn aggregate_backends_get_the_request_id() {
+    let gw = gateway("");
+    let resp = send(&gw, "/fan", &[("x-request-id", "fan-1")]);
+    assert_eq!(resp.status(), 200);
+    let x = exchange(&resp);
+    assert_eq!(x.route.as_deref(), Some("fan"));
+    assert_eq!(x.upstream, None, "an aggregate has no one upstream");
+    let body = json(resp);
+    assert_eq!(body["e"]["headers"]["x-request-id"], "fan-1", "{body}");
+}
+
+#[test]
+fn waf_blocks_and_detections_are_recorded() {
+    let gw = gateway("");
+    let attack = "?id=1%27%20UNION%20SELECT%20password%20FROM%20users--";
+    let blocked = send(&gw, &format!("/waf/items{attack}"), &[]);
+    assert_eq!(blocked.status(), 403);
+    let x = exchange(&blocked);
+    assert_eq!(x.waf, Some(Decision::Blocked));
+    assert_eq!(x.answered_by, Some("waf"));
+    assert_eq!(json(blocked)["request_id"], x.request_id.as_str());
+
+    let detected = send(&gw, &format!("/wafd/items{attack}"), &[]);
+    assert_eq!(detected.status(), 200);
+    assert_eq!(exchange(&detected).waf, Some(Decision::Matched));
+
+    let clean = send(&gw, "/waf/items?id=7", &[]);
+    assert_eq!(exchange(&clean).waf, Some(Decision::Allow));
 }
