@@ -53,9 +53,7 @@ pub(crate) fn sensitive_header(name: &HeaderName) -> bool {
 fn sensitive_param(raw_name: &str, extra: &[String]) -> bool {
     let decoded = percent_encoding::percent_decode_str(raw_name).decode_utf8_lossy();
     let lower = decoded.to_ascii_lowercase();
-    SENSITIVE_QUERY.contains(&lower.as_str())
-        || extra.iter().any(|e| *e == lower)
-        || sensitive_name(&lower)
+    SENSITIVE_QUERY.contains(&lower.as_str()) || extra.contains(&lower) || sensitive_name(&lower)
 }
 
 /// The path to log for `uri`: the path alone, or with the query string
