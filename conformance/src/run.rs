@@ -187,9 +187,37 @@ fn judge(a: &Answer, e: &Expect) -> Result<(), String> {
         }
     }
     if let Some(want) = &e.json {
-        json_contains(&parsed()?, want, "")?;
+        json_contains(&parsed()?, &with_headers(want, &a.headers)?, "")?;
     }
     Ok(())
+}
+
+/// `want` with every string `$header.NAME` replaced by the answer's `NAME`
+/// header value, for fields that must equal a header (a request id).
+fn with_headers(want: &Value, headers: &http::HeaderMap) -> Result<Value, String> {
+    Ok(match want {
+        Value::String(s) => match s.strip_prefix("$header.") {
+            Some(name) => {
+                let v = headers
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .ok_or_else(|| format!("header {name} missing (wanted in the body)"))?;
+                Value::String(v.to_owned())
+            }
+            None => want.clone(),
+        },
+        Value::Array(a) => Value::Array(
+            a.iter()
+                .map(|v| with_headers(v, headers))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, v)| Ok((k.clone(), with_headers(v, headers)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        other => other.clone(),
+    })
 }
 
 /// Runs the corpus against `base_url` (`http://host:port[/base]`).
@@ -289,6 +317,21 @@ mod tests {
 
     fn expect(yaml: &str) -> Expect {
         serde_saphyr::from_str(yaml).expect("expect")
+    }
+
+    #[test]
+    fn a_body_field_can_be_required_to_equal_a_header() {
+        let mut a = answer(404, "application/json", r#"{"request_id":"abc"}"#);
+        a.headers
+            .insert("x-request-id", "abc".parse().expect("header"));
+        let e = expect("{ status: 404, json: { request_id: $header.x-request-id } }");
+        assert!(judge(&a, &e).is_ok());
+        a.headers
+            .insert("x-request-id", "other".parse().expect("header"));
+        assert!(judge(&a, &e).is_err());
+        a.headers.remove("x-request-id");
+        let why = judge(&a, &e).expect_err("no header");
+        assert!(why.contains("x-request-id missing"), "{why}");
     }
 
     #[test]

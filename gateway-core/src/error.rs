@@ -408,6 +408,9 @@ impl GatewayError {
             HeaderValue::from_static("application/problem+json"),
         );
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        // `Gateway::handle` adds the request id to documents marked so.
+        resp.extensions_mut().insert(crate::observe::GatewayProblem);
+        let h = resp.headers_mut();
         match err {
             Self::Route(RouteError::MethodNotAllowed { allow }) => {
                 let list: Vec<&str> = allow.iter().map(Method::as_str).collect();

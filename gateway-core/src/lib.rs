@@ -22,6 +22,7 @@ pub mod error;
 pub mod gateway;
 pub mod health;
 pub mod normalize;
+pub mod observe;
 pub mod openapi;
 pub mod policy;
 pub mod proxy;

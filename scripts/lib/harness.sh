@@ -161,3 +161,23 @@ quickstart_checks() {
   expect "GET /no/such/route -> 404 problem+json" \
     '[ "$CODE" = 404 ] && [[ "$(header content-type)" == application/problem+json* ]] && grep -q route-not-found "$BODY"'
 }
+
+# access_log_checks LOG: request ids on the target at $BASE, and the access
+# log line and metrics event the target wrote to LOG (its captured output)
+# for one request, checked by scripts/lib/access_log_check.py.
+access_log_checks() {
+  local log=$1 id="acc-$RANDOM$RANDOM" out gen
+  req reqid GET /hello -H "x-request-id: $id"
+  expect "a client's X-Request-Id is returned as it was" \
+    '[ "$CODE" = 200 ] && [ "$(header x-request-id)" = "$id" ]'
+  if out=$(python3 scripts/lib/access_log_check.py "$log" "$id" 200 hello 2>&1); then
+    ok "one access log line (JSON) and one metrics event for request $id"
+    echo "        ${out:0:400}"
+  else
+    bad "one access log line (JSON) and one metrics event for request $id" "$out"
+  fi
+  req reqid404 GET /no/such/route -H 'x-request-id: not valid'
+  gen=$(header x-request-id)
+  expect "a malformed id is replaced, and the 404 problem carries the new one" \
+    '[ "$CODE" = 404 ] && [ -n "$gen" ] && [ "$gen" != "not valid" ] && grep -q "\"request_id\":\"$gen\"" "$BODY"'
+}

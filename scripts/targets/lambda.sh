@@ -58,13 +58,14 @@ done
 
 passed=0
 failed=0
-# check NAME METHOD PATH STATUS [HEADER-REGEX] [BODY-REGEX]
+# check NAME METHOD PATH STATUS [HEADER-REGEX] [BODY-REGEX] [curl args...]
 # HEADER-REGEX is matched against the lower-cased response head.
 check() {
   local name=$1 method=$2 path=$3 want=$4 head_re=${5:-} body_re=${6:-}
+  shift $(($# < 6 ? $# : 6))
   local status ok=1
   status=$(curl -s -X "$method" -D "$out/head" -o "$out/body" --max-time 30 \
-    -w '%{http_code}' "$base$path") || status="curl-failed"
+    -w '%{http_code}' "$@" "$base$path") || status="curl-failed"
   [ "$status" = "$want" ] || ok=0
   if [ -n "$head_re" ] && ! tr 'A-Z' 'a-z' <"$out/head" | grep -Eq "$head_re"; then ok=0; fi
   if [ -n "$body_re" ] && ! grep -Eq "$body_re" "$out/body"; then ok=0; fi
@@ -88,6 +89,20 @@ check "path parameter and rewrite" GET '/echo/a/b?x=1' 200 '' '"path": ?"/intern
 check "request header policy sees the client" GET /echo/ip 200 '' '"x-client-ip": ?"127\.0\.0\.1"'
 check "versioned route, deprecated version" GET /api/v1/users 200 '^deprecation: ' '"version": ?1'
 check "retired version" GET /api/v0/users 410 '^content-type: application/problem\+json'
+
+# Request ids, and the access log line and metrics event the function
+# writes to stdout, which `cargo lambda watch` shows in its output.
+rid="acc-$RANDOM$RANDOM"
+check "a client's X-Request-Id is returned" GET /hello 200 "^x-request-id: $rid" '' -H "x-request-id: $rid"
+if res=$(python3 scripts/lib/access_log_check.py "$out/watch.log" "$rid" 200 hello 2>&1); then
+  passed=$((passed + 1))
+  echo "ok   one access log line (JSON) and one metrics event for request $rid"
+  echo "     ${res:0:400}"
+else
+  failed=$((failed + 1))
+  echo "FAIL access log line for request $rid: $res"
+fi
+check "a generated id is in the 404 problem" GET /nowhere 404 '^x-request-id: [0-9a-f]{32}' '"request_id": ?"[0-9a-f]{32}"'
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

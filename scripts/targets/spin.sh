@@ -177,6 +177,8 @@ serve() {
 step "wasmtime serve: quickstart routes (gateway.yaml)"
 if serve "$WASM" "$TMP/serve.log"; then
   quickstart_checks
+  step "wasmtime serve: request ids and the access log (component stdout)"
+  access_log_checks "$TMP/serve.log"
 fi
 
 # --- config given at start -------------------------------------------------

@@ -212,7 +212,8 @@ fi
 # --- quickstart routes ------------------------------------------------------
 # serve BUILD_DIR CONFIG LOG [wrangler args...]: starts `wrangler dev
 # --local` on a free port (BASE) and waits for the first answer, printing
-# how long it took.
+# how long it took. WRANGLER_LOG_LEVEL (default warn) is wrangler's
+# --log-level; `log` keeps the Worker's console.log output in LOG.
 serve() {
   local dir=$1 config=$2 log=$3 port inspector t0 i out
   shift 3
@@ -221,8 +222,8 @@ serve() {
   BASE=http://127.0.0.1:$port
   t0=$(date +%s%N)
   start_bg "$log" bash -c 'cd "$1" && exec "$2" dev --config "$3" --local --ip 127.0.0.1 \
-    --port "$4" --inspector-port "$5" --persist-to "$6" --log-level warn "${@:7}"' _ \
-    "$dir" "$WRANGLER" "$config" "$port" "$inspector" "$TMP/state" "$@"
+    --port "$4" --inspector-port "$5" --persist-to "$6" --log-level "$7" "${@:8}"' _ \
+    "$dir" "$WRANGLER" "$config" "$port" "$inspector" "$TMP/state" "${WRANGLER_LOG_LEVEL:-warn}" "$@"
   for i in $(seq 1 300); do
     out=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' --max-time 10 "$BASE/") || true
     if [ "${out%% *}" != 000 ] && [ -n "$out" ]; then
@@ -236,10 +237,12 @@ serve() {
 }
 
 step "wrangler dev --local: quickstart routes (gateway.yaml)"
-if serve "$CRATE/build" "$RUN_CONFIG" "$TMP/dev.log"; then
+if WRANGLER_LOG_LEVEL=log serve "$CRATE/build" "$RUN_CONFIG" "$TMP/dev.log"; then
   echo "then GET /hello took $(curl -s -o /dev/null -w '%{time_total}' "$BASE/hello") s"
 
   quickstart_checks
+  step "wrangler dev --local: request ids and the access log (console.log)"
+  access_log_checks "$TMP/dev.log"
 fi
 
 # --- config given at start -------------------------------------------------

@@ -1,6 +1,7 @@
-//! `GET /metrics` on the admin listener: Prometheus text with the state
-//! series (breaker state, endpoint health, config reloads, rate-limit store
-//! errors) and real histograms for `*_seconds` metrics. In its own test
+//! `GET /metrics` on the admin listener: Prometheus text with the
+//! per-request series after traffic, the state series (breaker state,
+//! endpoint health, config reloads, rate-limit store errors) and real
+//! histograms for `*_seconds` metrics. In its own test
 //! binary: the recorder and its counters are per process.
 
 mod common;
@@ -83,6 +84,54 @@ async fn metrics_show_the_state_series() -> Result<()> {
     assert_eq!(
         sample(&text, "gateway_breaker_state{upstream=\"metered\"}"),
         Some(2.0),
+        "{text}"
+    );
+    // The open breaker answers the next two itself; a path with no route.
+    for _ in 0..2 {
+        assert_eq!(client().get(gw.url("/m")).send().await?.status(), 503);
+    }
+    assert_eq!(
+        client().get(gw.url("/no/such/7431")).send().await?.status(),
+        404
+    );
+    let text = scrape(&gw).await?;
+    assert_eq!(
+        sample(
+            &text,
+            "gateway_requests_total{route=\"m\",method=\"GET\",status_class=\"5xx\"}"
+        ),
+        Some(3.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "gateway_requests_total{route=\"unmatched\",method=\"GET\",status_class=\"4xx\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    // Bounded labels: the raw path never becomes a label value.
+    assert!(!text.contains("7431"), "{text}");
+    assert_eq!(
+        sample(
+            &text,
+            "gateway_request_duration_seconds_count{route=\"m\",status_class=\"5xx\"}"
+        ),
+        Some(3.0),
+        "{text}"
+    );
+    // Only the first request reached the upstream.
+    assert_eq!(
+        sample(
+            &text,
+            "gateway_upstream_duration_seconds_count{upstream=\"metered\",status_class=\"5xx\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE gateway_request_duration_seconds histogram"),
         "{text}"
     );
 

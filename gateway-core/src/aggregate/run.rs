@@ -1,6 +1,7 @@
 //! Running an aggregate for one request: scheduling backends within the
 //! concurrency cap and the deadline, reading their answers, merging.
 
+use crate::observe::RequestIdHeader;
 use std::pin::pin;
 use std::time::Duration;
 
@@ -225,6 +226,11 @@ impl Aggregate {
         }
         if let Some(host) = &incoming.host {
             h.insert(header::HOST, host.clone());
+        }
+        if let Some(RequestIdHeader(name)) = cx.extensions.get()
+            && let Some(id) = incoming.headers.get(name)
+        {
+            h.insert(name.clone(), id.clone());
         }
         incoming.trace.apply(req.extensions_mut());
         Ok(req)

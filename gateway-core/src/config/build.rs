@@ -53,6 +53,10 @@ impl GatewayConfig {
         let server = build_server(&spec.server, &mut p);
         let cache = build_settings(spec.cache.as_ref(), &mut p);
         let tracing = crate::trace::config::build(spec.tracing.as_ref(), &mut p);
+        let access_log = Arc::new(crate::observe::build_access_log(
+            spec.access_log.as_ref(),
+            &mut p,
+        ));
         let (store, exact_counters) = build_store(spec.store.as_ref(), &mut p);
         let mut upstreams = Vec::new();
         let mut upstream_index = HashMap::new();
@@ -191,7 +195,7 @@ impl GatewayConfig {
         }
         // Routes were pushed in spec order only when valid; with no problems
         // every route is present, so indices agree with `keys`.
-        let names: Vec<String> = routes.iter().map(|r| r.name.clone()).collect();
+        let names: Vec<String> = routes.iter().map(|r| r.name.to_string()).collect();
         let api = ApiDocs::build(&spec, &names, docs);
         Ok(Self {
             source: file.to_owned(),
@@ -206,6 +210,7 @@ impl GatewayConfig {
             api,
             cache,
             tracing,
+            access_log,
         })
     }
 }
@@ -429,7 +434,7 @@ fn build_upstream(name: &str, u: &UpstreamSpec, at: &str, p: &mut Problems) -> O
         return None;
     }
     Some(Upstream {
-        name: name.to_owned(),
+        name: name.into(),
         kind,
         resilience,
         preserve_host: u.preserve_host,
@@ -644,7 +649,7 @@ fn build_route(
         }
     });
     let route = Route {
-        name,
+        name: name.into(),
         buffer_request: policies.iter().any(|p| p.needs_request_body())
             || matches!(&target, Some(RouteTarget::Aggregate(a)) if a.needs_request_body()),
         target: target?,

@@ -98,7 +98,7 @@ pub(crate) enum RouteTarget {
 /// A compiled route.
 #[derive(Debug)]
 pub(crate) struct Route {
-    pub(crate) name: String,
+    pub(crate) name: Arc<str>,
     pub(crate) target: RouteTarget,
     pub(crate) policies: Vec<Arc<dyn Policy>>,
     pub(crate) buffer_request: bool,
@@ -148,9 +148,16 @@ pub struct GatewayConfig {
     pub(crate) tracing: crate::trace::TracingConfig,
     /// The file's values with secrets redacted, when loaded from text.
     pub(crate) redacted: Option<std::sync::Arc<serde_json::Value>>,
+    /// Access log and request id settings.
+    pub(crate) access_log: Arc<crate::observe::AccessLogConfig>,
 }
 
 impl GatewayConfig {
+    /// The access log and request id settings (`access_log:`).
+    pub fn access_log(&self) -> &crate::observe::AccessLogConfig {
+        &self.access_log
+    }
+
     /// The file this config came from.
     pub fn source(&self) -> &str {
         &self.source
@@ -197,10 +204,10 @@ impl GatewayConfig {
             .iter()
             .zip(self.api.routes())
             .map(|(r, info)| RouteSummary {
-                name: r.name.clone(),
+                name: r.name.to_string(),
                 info: info.clone(),
                 upstream: match &r.target {
-                    RouteTarget::Upstream(u) => self.upstreams[*u].name.clone(),
+                    RouteTarget::Upstream(u) => self.upstreams[*u].name.to_string(),
                     RouteTarget::Aggregate(a) => {
                         let names: Vec<&str> = a.backends.iter().map(|b| b.name.as_str()).collect();
                         format!("aggregate({})", names.join(", "))

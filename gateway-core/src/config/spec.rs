@@ -59,6 +59,9 @@ pub struct GatewaySpec {
     /// Distributed tracing: which traces are sampled. The gateway passes a
     /// W3C `traceparent` to upstreams either way (see docs/tracing.md).
     pub tracing: Option<crate::trace::TracingSpec>,
+    /// The per-request JSON access log and request ids (see
+    /// docs/observability.md). On by default.
+    pub access_log: Option<crate::observe::AccessLogSpec>,
 }
 
 /// Listener and request-handling settings.

@@ -15,6 +15,7 @@ use crate::config::GatewayConfig;
 use crate::discovery::resolve::Discovery;
 use crate::env::{Env, SendOptions};
 use crate::error::{GatewayError, UpstreamError};
+use crate::observe::UpstreamCall;
 use crate::proxy::{set_forwarding_headers, strip_hop_by_hop};
 use crate::resilience::breaker::{Admission, retry_after_secs};
 use crate::resilience::outcome::Kind;
@@ -23,7 +24,44 @@ use crate::resilience::{Plan, RouteResilience};
 use crate::trace::{Attempt, ClientSpan};
 use crate::upstream::{Endpoint, Upstream, UpstreamKind};
 
+/// Sends `req` to `upstream`; a response carries what the call took as an
+/// [`UpstreamCall`] extension.
 pub(crate) async fn forward(
+    env: &Env,
+    cfg: &GatewayConfig,
+    discovery: &Discovery,
+    upstream: &Upstream,
+    route: &RouteResilience,
+    req: Request<Body>,
+    client: ClientInfo,
+) -> Result<Response<Body>, GatewayError> {
+    let (result, call) = forward_observed(env, cfg, discovery, upstream, route, req, client).await;
+    result.map(|mut resp| {
+        resp.extensions_mut().insert(call);
+        resp
+    })
+}
+
+/// Like [`forward`], with what the call took returned beside the result
+/// (for failures too).
+pub(crate) async fn forward_observed(
+    env: &Env,
+    cfg: &GatewayConfig,
+    discovery: &Discovery,
+    upstream: &Upstream,
+    route: &RouteResilience,
+    req: Request<Body>,
+    client: ClientInfo,
+) -> (Result<Response<Body>, GatewayError>, UpstreamCall) {
+    let mut call = UpstreamCall::default();
+    let start = env.clock.now_ms();
+    let result = send(env, cfg, discovery, upstream, route, req, client, &mut call).await;
+    call.latency_ms = env.clock.now_ms().saturating_sub(start);
+    (result, call)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn send(
     env: &Env,
     cfg: &GatewayConfig,
     discovery: &Discovery,
@@ -31,6 +69,7 @@ pub(crate) async fn forward(
     route: &RouteResilience,
     mut req: Request<Body>,
     client: ClientInfo,
+    call: &mut UpstreamCall,
 ) -> Result<Response<Body>, GatewayError> {
     strip_hop_by_hop(req.headers_mut());
     let trusted = cfg.server.trusted_proxies.is_trusted(client.peer);
@@ -62,16 +101,17 @@ pub(crate) async fn forward(
                 number: 1,
             };
             span.end(env, &traced, &result);
+            call.attempts = 1;
             Ok(result?)
         }
         UpstreamKind::Http { endpoints } => {
-            attempts(env, upstream, endpoints, route, req, host).await
+            attempts(env, upstream, endpoints, route, req, host, call).await
         }
         UpstreamKind::Discovered(d) => {
             // The live instances, looked up (briefly cached) per request,
             // balanced like static endpoints.
             let discovered = discovery.endpoints(d, env.clock.now_ms()).await?;
-            attempts(env, upstream, &discovered, route, req, host).await
+            attempts(env, upstream, &discovered, route, req, host, call).await
         }
     }
 }
@@ -89,6 +129,7 @@ async fn attempts(
     route: &RouteResilience,
     req: Request<Body>,
     host: Option<HeaderValue>,
+    call: &mut UpstreamCall,
 ) -> Result<Response<Body>, GatewayError> {
     let r = &upstream.resilience;
     let plan = Plan::new((&r.timeouts, &r.retry), route);
@@ -128,11 +169,13 @@ async fn attempts(
             return Err(UpstreamError::Timeout.into());
         }
         attempt += 1;
+        call.attempts = attempt;
         // The balancer picks among healthy endpoints, avoiding those this
         // request already tried where it can.
         let picked = upstream.balancer.pick(env, endpoints, affinity, &tried)?;
         let endpoint = picked.endpoint();
         tried.push(endpoint.id.clone());
+        call.endpoint = Some(endpoint.id.clone());
         let mut req = upstream_request(endpoint, &parts, attempt_body, host.as_ref())?;
         let span = ClientSpan::start(env, &parts.extensions);
         span.inject(req.headers_mut());

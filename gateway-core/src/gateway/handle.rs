@@ -6,17 +6,24 @@ use std::sync::Arc;
 
 use http::{Request, Response, Uri, header};
 
-use super::forward::forward;
+use super::forward_observed;
 use super::limits::{check_head, content_length};
 use super::origin::RouteOrigin;
 use super::{ClientInfo, Inner};
+use crate::auth::Identity;
 use crate::body::Body;
 use crate::cache::serve::{Incoming, Stage};
 use crate::config::{GatewayConfig, RouteTarget};
 use crate::discovery::api;
 use crate::error::{GatewayError, RequestError, UpstreamError};
 use crate::normalize::normalize_path;
+use crate::observe::{Exchange, RequestIdHeader};
 use crate::policy::{Cx, Flow};
+
+/// Route labels of the endpoints the gateway serves itself.
+const ROUTE_REGISTRY: &str = "gateway:registry";
+const ROUTE_DOCS: &str = "gateway:docs";
+const ROUTE_PURGE: &str = "gateway:purge";
 
 /// Lower-case host without port or brackets, from the URI (HTTP/2) or `Host`.
 fn request_host<B>(req: &Request<B>) -> Option<Cow<'_, str>> {
@@ -57,23 +64,28 @@ pub(super) async fn process(
     config: &Arc<GatewayConfig>,
     mut req: Request<Body>,
     client: ClientInfo,
+    x: &mut Exchange,
 ) -> Result<Response<Body>, GatewayError> {
     let (env, discovery, cfg) = (&inner.env, &inner.discovery, &**config);
     check_head(&req, &cfg.server.limits)?;
     if let Cow::Owned(path) = normalize_path(req.uri().path(), &cfg.server.path)? {
         *req.uri_mut() = with_path(req.uri(), &path)?;
+        x.uri = req.uri().clone();
     }
     if let Some(registry) = &cfg.registry
         && registry.owns(req.uri().path())
     {
+        x.route = Some(Arc::from(ROUTE_REGISTRY));
         return api::serve(discovery.registry.as_deref(), registry, req).await;
     }
     if let Some(resp) = cfg.api.site().and_then(|site| site.serve(&req)) {
+        x.route = Some(Arc::from(ROUTE_DOCS));
         return Ok(resp);
     }
     if let Some(purge) = &cfg.cache.purge
         && purge.owns(req.uri().path())
     {
+        x.route = Some(Arc::from(ROUTE_PURGE));
         return crate::cache::purge::serve(env, cfg, &inner.cache, purge, req).await;
     }
     let host = request_host(&req);
@@ -88,6 +100,7 @@ pub(super) async fn process(
         .get(matched.route)
         .ok_or(GatewayError::Internal("route index out of range"))?;
     crate::trace::note_route(req.extensions(), &route.name);
+    x.route = Some(route.name.clone());
     // What the cache stage needs from the request as the client sent it.
     let cached = route
         .cache
@@ -109,10 +122,7 @@ pub(super) async fn process(
     let body = std::mem::take(req.body_mut());
     *req.body_mut() = body.limited(route.max_body)?;
 
-    let client_ip = cfg
-        .server
-        .trusted_proxies
-        .client_ip(client.peer, req.headers());
+    let client_ip = x.client_ip;
     let version = match &route.versioning {
         Some(v) => Some(v.select(&req, &matched.params)?),
         None => None,
@@ -127,6 +137,11 @@ pub(super) async fn process(
         uri: req.uri().clone(),
         extensions: http::Extensions::new(),
     };
+    if let RouteTarget::Aggregate(_) = &route.target {
+        // Backend requests carry the request id too.
+        cx.extensions
+            .insert(RequestIdHeader(x.settings().request_id_header.clone()));
+    }
     if let Some(t) = version.and_then(|v| v.path.as_ref()) {
         let p = t.render(&cx, req.headers());
         *req.uri_mut() = with_path(req.uri(), &p)?;
@@ -143,6 +158,7 @@ pub(super) async fn process(
         ),
         None => None,
     };
+    x.upstream = upstream.map(|u| u.name.clone());
 
     if route.buffer_request {
         let body = std::mem::take(req.body_mut());
@@ -153,17 +169,28 @@ pub(super) async fn process(
     let mut early = None;
     for policy in &route.policies {
         match policy.on_request(&mut req, &mut cx).await {
-            Ok(Flow::Continue) => ran += 1,
+            Ok(Flow::Continue) => {
+                x.record_policy(policy.name(), None);
+                ran += 1;
+            }
             Ok(Flow::Respond(resp)) => {
+                x.record_policy(policy.name(), Some(resp.status()));
                 early = Some(resp);
                 break;
             }
             Err(e) => {
-                early = Some(e.into_response());
+                let resp = e.into_response();
+                x.record_policy(policy.name(), Some(resp.status()));
+                early = Some(resp);
                 break;
             }
         }
     }
+    x.consumer = cx
+        .extensions
+        .get::<Identity>()
+        .and_then(|id| id.consumer.as_deref())
+        .map(Arc::from);
     if early.is_none()
         && let Some(key) = upstream.and_then(|u| u.balancer.affinity(req.headers(), &cx))
     {
@@ -206,17 +233,20 @@ pub(super) async fn process(
                     };
                     crate::cache::serve::serve(&stage, origin, incoming, &cx).await
                 }
-                _ => forward(
-                    env,
-                    cfg,
-                    discovery,
-                    upstream,
-                    &route.resilience,
-                    req,
-                    client,
-                )
-                .await
-                .unwrap_or_else(GatewayError::into_response),
+                _ => {
+                    let (result, call) = forward_observed(
+                        env,
+                        cfg,
+                        discovery,
+                        upstream,
+                        &route.resilience,
+                        req,
+                        client,
+                    )
+                    .await;
+                    x.upstream_call = Some(call);
+                    result.unwrap_or_else(GatewayError::into_response)
+                }
             },
             (_, None) => GatewayError::Internal("route without upstream").into_response(),
         },

@@ -167,7 +167,7 @@ impl Gateway {
                 None => None,
             };
             out.push(UpstreamStatus {
-                name: u.name.clone(),
+                name: u.name.to_string(),
                 source: source(u),
                 endpoints,
                 breaker,

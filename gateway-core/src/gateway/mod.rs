@@ -2,6 +2,7 @@
 
 mod forward;
 pub(crate) use forward::forward;
+use forward::forward_observed;
 mod handle;
 mod inspect;
 pub use inspect::{BreakerStatus, EndpointStatus, UpstreamSource, UpstreamStatus};
@@ -26,6 +27,7 @@ use crate::config::GatewayConfig;
 use crate::discovery::resolve::Discovery;
 use crate::discovery::{NameResolver, ServiceRegistry};
 use crate::env::Env;
+use crate::observe::Exchange;
 use crate::trace::ServerSpan;
 use crate::upstream::StateRegistry;
 
@@ -152,15 +154,27 @@ impl Gateway {
     }
 
     /// Handles one request. Never fails: errors become problem+json responses.
+    ///
+    /// The response carries the request id header and, in its extensions,
+    /// the request's [`Exchange`] record for the adapter's access log and
+    /// metrics, and its [`TraceContext`](crate::trace::TraceContext).
     pub async fn handle(&self, mut req: Request<Body>, client: ClientInfo) -> Response<Body> {
         let config = self.inner.config.load_full();
         let env = &self.inner.env;
         let span = ServerSpan::begin(&config.tracing, env, self.inner.record_spans, &mut req);
-        let mut resp = match handle::process(&self.inner, &config, req, client).await {
+        let client_ip = config
+            .server
+            .trusted_proxies
+            .client_ip(client.peer, req.headers());
+        let mut exchange = Exchange::begin(env, &config.access_log, &mut req, client_ip);
+        let mut resp = match handle::process(&self.inner, &config, req, client, &mut exchange).await
+        {
             Ok(resp) => resp,
             Err(e) => e.into_response(),
         };
         span.finish(env, &mut resp);
+        exchange.finish(env, &mut resp);
+        resp.extensions_mut().insert(exchange);
         resp
     }
 }

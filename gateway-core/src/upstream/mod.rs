@@ -32,7 +32,7 @@ pub(crate) enum UpstreamKind {
 /// A validated upstream.
 #[derive(Debug)]
 pub(crate) struct Upstream {
-    pub(crate) name: String,
+    pub(crate) name: std::sync::Arc<str>,
     pub(crate) kind: UpstreamKind,
     /// Timeouts, retries, budget and breaker.
     pub(crate) resilience: crate::resilience::UpstreamResilience,
@@ -52,7 +52,7 @@ impl Upstream {
             return None;
         };
         Some(ActiveHealthCheck {
-            upstream: self.name.clone(),
+            upstream: self.name.to_string(),
             config: config.clone(),
             endpoints: endpoints.clone(),
             state: self.balancer.state.clone(),

@@ -115,10 +115,10 @@ impl StateRegistry {
             .by_upstream
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        map.retain(|name, _| upstreams.iter().any(|u| u.name == *name));
+        map.retain(|name, _| upstreams.iter().any(|u| *u.name == **name));
         for u in upstreams.iter_mut() {
             let state = map
-                .entry(u.name.clone())
+                .entry(u.name.to_string())
                 .or_insert_with(|| u.balancer.state.clone())
                 .clone();
             if let UpstreamKind::Http { endpoints } = &u.kind {

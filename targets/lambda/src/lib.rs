@@ -43,6 +43,7 @@ use anyhow::Context as _;
 use bytes::Bytes;
 use gateway_core::config::ConfigProblem;
 use gateway_core::env::BoxFuture;
+use gateway_core::observe::Exchange;
 use gateway_core::{
     Body, BodyError, ClientInfo, ConfigError, Deferred, Gateway, GatewayConfig, KvStore,
 };
@@ -195,10 +196,19 @@ impl LambdaGateway {
         &self,
         request: lambda_http::Request,
     ) -> Result<LambdaReply, lambda_http::Error> {
+        let started = std::time::Instant::now();
         let (request, client) = to_core_request(request);
-        let response = self.gateway.handle(request, client).await;
+        let mut response = self.gateway.handle(request, client).await;
         for line in gateway_core::report::log_lines(&response) {
             tracing::warn!("{line}");
+        }
+        if let Some(x) = response.extensions_mut().get_mut::<Exchange>() {
+            x.latency = started.elapsed();
+        }
+        // The access log line and the metrics event, as JSON lines on
+        // stdout (CloudWatch Logs), apart from the tracing output.
+        for line in gateway_core::observe::edge_lines(&response) {
+            println!("{line}");
         }
         let response = to_lambda_response(response).await.inspect_err(|e| {
             tracing::warn!(error = %e, "response body unreadable: failing the invocation");

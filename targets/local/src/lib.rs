@@ -3,6 +3,7 @@
 //! This crate only adapts: it converts hyper types to `http` types,
 //! implements the core's environment traits on tokio, and runs listeners.
 
+pub mod access_log;
 pub mod admin;
 pub mod dns;
 pub mod head_timeout;

@@ -162,12 +162,24 @@ fn routes_table(routes: &[gateway_core::config::RouteSummary]) -> String {
     out
 }
 
+/// The diagnostic log (human-readable, stderr, filtered by `GATEWAY_LOG`)
+/// and the access log (one JSON line per request, stdout).
 fn init_logging() {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = tracing_subscriber::EnvFilter::try_from_env("GATEWAY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let diagnostic = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
         .with_target(false)
+        .with_filter(filter)
+        .with_filter(tracing_subscriber::filter::filter_fn(|m| {
+            m.target() != gateway_local::access_log::TARGET
+        }));
+    tracing_subscriber::registry()
+        .with(diagnostic)
+        .with(gateway_local::access_log::layer())
         .init();
 }
 

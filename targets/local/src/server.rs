@@ -93,11 +93,13 @@ async fn serve_conn<I>(
         let guard = in_flight.start();
         let spans = spans.clone();
         async move {
+            let started = std::time::Instant::now();
             let req = req.map(|b| from_incoming(b, Some(idle)));
             let mut resp = gateway.handle(req, client).await;
             if let Some(spans) = &spans {
                 spans.offer(&mut resp);
             }
+            crate::access_log::record(&mut resp, started);
             log_findings(&resp, client);
             drop(guard);
             Ok::<_, Infallible>(resp)

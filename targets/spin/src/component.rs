@@ -129,9 +129,21 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
                     write_response(out, resp, is_head).await;
                     return;
                 }
-                let resp = gateway.handle(req, client).await;
+                let started = std::time::Instant::now();
+                let mut resp = gateway.handle(req, client).await;
                 for line in gateway_core::report::log_lines(&resp) {
                     eprintln!("gateway-spin: {line}");
+                }
+                if let Some(x) = resp
+                    .extensions_mut()
+                    .get_mut::<gateway_core::observe::Exchange>()
+                {
+                    x.latency = started.elapsed();
+                }
+                // The access log line and the metrics event: JSON lines on
+                // stdout, apart from the prefixed diagnostics on stderr.
+                for line in gateway_core::observe::edge_lines(&resp) {
+                    println!("{line}");
                 }
                 resp
             }

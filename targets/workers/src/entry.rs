@@ -164,6 +164,11 @@ async fn fetch(mut req: Request, env: worker::Env, ctx: Context) -> worker::Resu
                 for line in gateway_core::report::log_lines(&resp) {
                     worker::console_warn!("gateway-workers: {line}");
                 }
+                // The access log line and the metrics event (Workers Logs
+                // parse JSON messages into fields).
+                for line in gateway_core::observe::edge_lines(&resp) {
+                    worker::console_log!("{line}");
+                }
                 resp
             }
             Err(e) => e.into_response(),

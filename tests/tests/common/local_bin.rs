@@ -77,6 +77,9 @@ fn build_local() -> Result<PathBuf> {
     Ok(bin)
 }
 
+/// The lines a process wrote to its stdout so far, collected by a thread.
+pub(crate) type Lines = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
 /// A gateway running as a `local` process of its own, killed on drop.
 #[derive(Debug)]
 pub(crate) struct GatewayProcess {
@@ -93,6 +96,21 @@ impl GatewayProcess {
 
     /// Like [`GatewayProcess::start`], with extra environment variables.
     pub(crate) async fn start_with_env(config: &Path, vars: &[(&str, &str)]) -> Result<Self> {
+        Self::spawn(config, vars, false).await.map(|(p, _)| p)
+    }
+
+    /// Like [`GatewayProcess::start`], and collects the process's stdout
+    /// (the access log) line by line.
+    pub(crate) async fn start_capturing(config: &Path) -> Result<(Self, Lines)> {
+        let (p, lines) = Self::spawn(config, &[], true).await?;
+        Ok((p, lines.context("stdout is captured")?))
+    }
+
+    async fn spawn(
+        config: &Path,
+        vars: &[(&str, &str)],
+        capture: bool,
+    ) -> Result<(Self, Option<Lines>)> {
         let port = super::dead_port()?;
         let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
         // Building the binary (first use only) blocks: off the runtime.
@@ -103,10 +121,25 @@ impl GatewayProcess {
             .args(["--listen", &addr.to_string(), "--no-watch"])
             .env("GATEWAY_LOG", "warn")
             .envs(vars.iter().copied())
-            .stdout(std::process::Stdio::null())
+            .stdout(if capture {
+                std::process::Stdio::piped()
+            } else {
+                std::process::Stdio::null()
+            })
             .spawn()
             .context("starting the local binary")?;
-        let process = Self { child, addr };
+        let mut process = Self { child, addr };
+        let lines = process.child.stdout.take().map(|out| {
+            let lines = Lines::default();
+            let sink = lines.clone();
+            std::thread::spawn(move || {
+                use std::io::BufRead as _;
+                for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                    sink.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+                }
+            });
+            lines
+        });
         let url = process.url("/");
         let up = super::eventually(std::time::Duration::from_secs(20), || {
             let url = url.clone();
@@ -114,7 +147,7 @@ impl GatewayProcess {
         })
         .await;
         ensure!(up, "the gateway process never answered on {addr}");
-        Ok(process)
+        Ok((process, lines))
     }
 
     /// Stops the process as an operator would (SIGTERM: drain, flush,

@@ -39,6 +39,7 @@ pub fn install() -> Option<PrometheusHandle> {
             match built {
                 Ok(handle) => {
                     describe();
+                    crate::access_log::enable_metrics();
                     Some(handle)
                 }
                 Err(e) => {
