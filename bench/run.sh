@@ -277,6 +277,8 @@ routes:
   - name: all
     path: /{*rest}
     upstream: origin
+# Like the nginx and HAProxy configs here: no access log.
+access_log: { enabled: false }
 EOF
 }
 

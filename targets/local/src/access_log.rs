@@ -14,6 +14,7 @@ use std::time::Instant;
 use gateway_core::observe::{self, Exchange, MetricKind};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
+use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
@@ -107,17 +108,24 @@ where
 }
 
 /// The layer that writes access log events, and only those, to stdout.
-pub fn layer<S>() -> impl tracing_subscriber::Layer<S>
+///
+/// Lines go through a writer thread (`tracing-appender`), so a slow reader
+/// of stdout never stalls the request path: when its buffer of 128k lines
+/// is full, lines are dropped (and counted by the appender) instead. Keep
+/// the guard until exit: dropping it flushes the lines still buffered.
+pub fn layer<S>() -> (impl tracing_subscriber::Layer<S>, WorkerGuard)
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     use tracing_subscriber::Layer as _;
-    tracing_subscriber::fmt::layer()
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stdout());
+    let layer = tracing_subscriber::fmt::layer()
         .event_format(MessageOnly)
-        .with_writer(std::io::stdout)
+        .with_writer(writer)
         .with_filter(
             tracing_subscriber::filter::Targets::new().with_target(TARGET, tracing::Level::INFO),
-        )
+        );
+    (layer, guard)
 }
 
 #[cfg(test)]

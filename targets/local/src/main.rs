@@ -163,8 +163,9 @@ fn routes_table(routes: &[gateway_core::config::RouteSummary]) -> String {
 }
 
 /// The diagnostic log (human-readable, stderr, filtered by `GATEWAY_LOG`)
-/// and the access log (one JSON line per request, stdout).
-fn init_logging() {
+/// and the access log (one JSON line per request, stdout). Keep the guard
+/// until exit: it flushes the access lines still buffered.
+fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
     use tracing_subscriber::Layer as _;
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
@@ -177,10 +178,12 @@ fn init_logging() {
         .with_filter(tracing_subscriber::filter::filter_fn(|m| {
             m.target() != gateway_local::access_log::TARGET
         }));
+    let (access, guard) = gateway_local::access_log::layer();
     tracing_subscriber::registry()
         .with(diagnostic)
-        .with(gateway_local::access_log::layer())
+        .with(access)
         .init();
+    guard
 }
 
 /// The admin listener's settings: the token from `--admin-token-file`,
@@ -291,7 +294,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         None => {
-            init_logging();
+            let _access_log = init_logging();
             // One worker: a single-threaded runtime, with no work-stealing overhead.
             let mut builder = match cli.workers {
                 Some(1) => tokio::runtime::Builder::new_current_thread(),
