@@ -11,7 +11,7 @@ use anyhow::Result;
 use common::admin::{ADMIN_TOKEN, AdminGateway};
 use common::{assert_problem, client, eventually, fill};
 use reqwest::Method;
-use serde_json::Value;
+use serde_json::{Value, json};
 use wiremock::matchers::{any, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -375,18 +375,18 @@ async fn cache_purge_through_the_admin_api() -> Result<()> {
     assert_eq!(x_cache("/c/a").await?, "MISS");
     assert_eq!(x_cache("/c/a").await?, "HIT");
     let (status, body) = gw
-        .admin(Method::POST, "/cache/purge", Some(r#"{"url": "/c/a"}"#))
+        .admin(Method::POST, "/cache/purge", Some(json!({"url": "/c/a"})))
         .await?;
     assert_eq!(status, 200, "{body}");
     assert_eq!(x_cache("/c/a").await?, "MISS");
     assert_eq!(x_cache("/c/a").await?, "HIT");
     let (status, body) = gw
-        .admin(Method::POST, "/cache/purge", Some(r#"{"prefix": "/c/"}"#))
+        .admin(Method::POST, "/cache/purge", Some(json!({"prefix": "/c/"})))
         .await?;
     assert_eq!(status, 200, "{body}");
     assert_eq!(x_cache("/c/a").await?, "MISS");
     let (status, body) = gw
-        .admin(Method::POST, "/cache/purge", Some(r#"{"nothing": 1}"#))
+        .admin(Method::POST, "/cache/purge", Some(json!({"nothing": 1})))
         .await?;
     assert_eq!(
         (status, body["status"].as_u64()),

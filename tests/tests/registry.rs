@@ -14,11 +14,11 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, bail};
 use common::local_bin::local_bin;
 use common::redis::Redis;
-use common::{TempDir, TestGateway, client, eventually, fill};
+use common::{TempDir, TestGateway, eventually, fill, json_call};
 use gateway_core::discovery::wire::RegisterRequest;
 use gateway_registry::client::RegistryClient;
 use gateway_tokio::{HyperClient, SystemClock, tokio_env};
-use serde_json::{Value, json};
+use serde_json::json;
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -43,30 +43,6 @@ fn config(store: &str, service: &str) -> String {
     )
 }
 
-async fn call(
-    method: reqwest::Method,
-    url: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> Result<(u16, Value)> {
-    let mut req = client().request(method, url);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        req = req
-            .header("content-type", "application/json")
-            .body(b.to_string());
-    }
-    let resp = req.send().await?;
-    let status = resp.status().as_u16();
-    let text = resp.text().await?;
-    Ok((
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    ))
-}
-
 async fn service_upstream(body: &str) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(any())
@@ -82,14 +58,14 @@ async fn api_end_to_end() -> Result<()> {
     let base = gw.url("/registry");
     use reqwest::Method as M;
 
-    let (status, v) = call(M::GET, &format!("{base}/services"), None, None).await?;
+    let (status, v) = json_call(M::GET, &format!("{base}/services"), None, None).await?;
     assert_eq!(status, 401);
     assert_eq!(v["type"], "urn:gateway:problem:unauthorized");
-    let (status, _) = call(M::GET, &format!("{base}/services"), Some("nope"), None).await?;
+    let (status, _) = json_call(M::GET, &format!("{base}/services"), Some("nope"), None).await?;
     assert_eq!(status, 401);
 
     let instance = format!("{base}/services/users/instances/u1");
-    let (status, v) = call(
+    let (status, v) = json_call(
         M::PUT,
         &instance,
         Some(TOKEN),
@@ -99,7 +75,7 @@ async fn api_end_to_end() -> Result<()> {
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["ttl_ms"], 30_000);
 
-    let (status, v) = call(
+    let (status, v) = json_call(
         M::GET,
         &format!("{base}/services/users/instances"),
         Some(TOKEN),
@@ -109,10 +85,10 @@ async fn api_end_to_end() -> Result<()> {
     assert_eq!(status, 200);
     assert_eq!(v["instances"][0]["id"], "u1");
     assert_eq!(v["instances"][0]["version"], "1.2.0");
-    let (_, v) = call(M::GET, &format!("{base}/services"), Some(TOKEN), None).await?;
+    let (_, v) = json_call(M::GET, &format!("{base}/services"), Some(TOKEN), None).await?;
     assert_eq!(v, json!({"services": [{"name": "users", "instances": 1}]}));
 
-    let (status, v) = call(
+    let (status, v) = json_call(
         M::POST,
         &format!("{instance}/heartbeat"),
         Some(TOKEN),
@@ -121,7 +97,7 @@ async fn api_end_to_end() -> Result<()> {
     .await?;
     assert_eq!((status, &v["ttl_ms"]), (200, &json!(60_000)));
 
-    let (status, v) = call(
+    let (status, v) = json_call(
         M::PUT,
         &instance,
         Some(TOKEN),
@@ -135,14 +111,14 @@ async fn api_end_to_end() -> Result<()> {
         "{v}"
     );
 
-    let (status, _) = call(M::DELETE, &instance, Some(TOKEN), None).await?;
+    let (status, _) = json_call(M::DELETE, &instance, Some(TOKEN), None).await?;
     assert_eq!(status, 204);
-    let (status, v) = call(M::DELETE, &instance, Some(TOKEN), None).await?;
+    let (status, v) = json_call(M::DELETE, &instance, Some(TOKEN), None).await?;
     assert_eq!(
         (status, &v["type"]),
         (404, &json!("urn:gateway:problem:instance-not-registered"))
     );
-    let (_, v) = call(
+    let (_, v) = json_call(
         M::GET,
         &format!("{base}/services/users/instances"),
         Some(TOKEN),
@@ -152,7 +128,7 @@ async fn api_end_to_end() -> Result<()> {
     assert_eq!(v["instances"], json!([]));
 
     // Routing to a service without instances: 503, naming only the service.
-    let (status, v) = call(M::GET, &gw.url("/svc/x"), None, None).await?;
+    let (status, v) = json_call(M::GET, &gw.url("/svc/x"), None, None).await?;
     assert_eq!(status, 503);
     assert_eq!(v["type"], "urn:gateway:problem:no-instance");
     assert_eq!(v["detail"], "No instance of service `users` is available.");
@@ -219,7 +195,7 @@ async fn two_processes_sharing_redis_see_one_registry() -> Result<()> {
 
     let port = upstream.address().port();
     let instance = format!("/registry/services/{service}/instances/i1");
-    let (status, v) = call(
+    let (status, v) = json_call(
         M::PUT,
         &a.url(&instance),
         Some(TOKEN),
@@ -229,7 +205,7 @@ async fn two_processes_sharing_redis_see_one_registry() -> Result<()> {
     assert_eq!(status, 200, "{v}");
 
     // B sees what A registered, in its API and for routing.
-    let (_, v) = call(
+    let (_, v) = json_call(
         M::GET,
         &b.url(&format!("/registry/services/{service}/instances")),
         Some(TOKEN),
@@ -237,16 +213,16 @@ async fn two_processes_sharing_redis_see_one_registry() -> Result<()> {
     )
     .await?;
     assert_eq!(v["instances"][0]["port"], port, "{v}");
-    let (_, v) = call(M::GET, &b.url("/registry/services"), Some(TOKEN), None).await?;
+    let (_, v) = json_call(M::GET, &b.url("/registry/services"), Some(TOKEN), None).await?;
     let listed = v["services"].as_array().context("services")?;
     assert!(listed.iter().any(|s| s["name"] == service.as_str()), "{v}");
-    let (status, v) = call(M::GET, &b.url("/svc/hello"), None, None).await?;
+    let (status, v) = json_call(M::GET, &b.url("/svc/hello"), None, None).await?;
     assert_eq!((status, v), (200, json!("from-the-service")));
 
     // B deregisters; A stops routing once its 100 ms cache has passed.
-    let (status, _) = call(M::DELETE, &b.url(&instance), Some(TOKEN), None).await?;
+    let (status, _) = json_call(M::DELETE, &b.url(&instance), Some(TOKEN), None).await?;
     assert_eq!(status, 204);
-    let (_, v) = call(
+    let (_, v) = json_call(
         M::GET,
         &a.url(&format!("/registry/services/{service}/instances")),
         Some(TOKEN),
@@ -257,7 +233,7 @@ async fn two_processes_sharing_redis_see_one_registry() -> Result<()> {
     let url = a.url("/svc/hello");
     assert!(
         eventually(Duration::from_secs(5), || async {
-            matches!(call(M::GET, &url, None, None).await, Ok((503, _)))
+            matches!(json_call(M::GET, &url, None, None).await, Ok((503, _)))
         })
         .await,
         "A kept routing to a deregistered instance"
@@ -295,7 +271,7 @@ async fn a_service_registered_by_the_client_gets_traffic_until_it_stops_heartbea
     // Routed by name; still routed well after the TTL thanks to heartbeats.
     let url = gw.url("/svc/greeting");
     for _ in 0..3 {
-        let (status, v) = call(reqwest::Method::GET, &url, None, None).await?;
+        let (status, v) = json_call(reqwest::Method::GET, &url, None, None).await?;
         assert_eq!((status, v), (200, json!("hello from the service")));
         tokio::time::sleep(Duration::from_millis(600)).await;
     }
@@ -306,7 +282,7 @@ async fn a_service_registered_by_the_client_gets_traffic_until_it_stops_heartbea
     assert!(
         eventually(Duration::from_secs(10), || async {
             matches!(
-                call(reqwest::Method::GET, &url, None, None).await,
+                json_call(reqwest::Method::GET, &url, None, None).await,
                 Ok((503, _))
             )
         })
@@ -315,7 +291,7 @@ async fn a_service_registered_by_the_client_gets_traffic_until_it_stops_heartbea
     );
     let after_lapse = served(&upstream).await;
     for _ in 0..3 {
-        let (status, v) = call(reqwest::Method::GET, &url, None, None).await?;
+        let (status, v) = json_call(reqwest::Method::GET, &url, None, None).await?;
         assert_eq!(status, 503);
         assert_eq!(v["type"], "urn:gateway:problem:no-instance");
     }
@@ -373,7 +349,7 @@ async fn dns_upstreams_resolve_through_the_system_resolver() -> Result<()> {
     );
     let gw = TestGateway::start(&yaml).await?;
     for _ in 0..4 {
-        let (status, v) = call(reqwest::Method::GET, &gw.url("/d/x"), None, None).await?;
+        let (status, v) = json_call(reqwest::Method::GET, &gw.url("/d/x"), None, None).await?;
         assert_eq!((status, v), (200, json!("found by name")));
     }
     assert_eq!(
@@ -381,7 +357,7 @@ async fn dns_upstreams_resolve_through_the_system_resolver() -> Result<()> {
         (2, 2),
         "`localhost` is 127.0.0.1 and ::1, taken in turn"
     );
-    let (status, v) = call(reqwest::Method::GET, &gw.url("/none/x"), None, None).await?;
+    let (status, v) = json_call(reqwest::Method::GET, &gw.url("/none/x"), None, None).await?;
     assert_eq!(status, 503, "{v}");
     assert!(
         !v.to_string().contains("no-such-name"),

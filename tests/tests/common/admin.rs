@@ -7,7 +7,7 @@ use gateway_local::admin::AdminOptions;
 use gateway_local::{RunningServer, StartOptions};
 use serde_json::Value;
 
-use super::{TempDir, client, write_atomically};
+use super::{TempDir, json_call, write_atomically};
 
 /// The admin token the tests use.
 pub(crate) const ADMIN_TOKEN: &str = "admin-test-token-7c1f";
@@ -79,23 +79,9 @@ impl AdminGateway {
         &self,
         method: reqwest::Method,
         path: &str,
-        body: Option<&str>,
+        body: Option<Value>,
     ) -> Result<(u16, Value)> {
-        let mut req = client()
-            .request(method, self.admin_url(path)?)
-            .bearer_auth(ADMIN_TOKEN);
-        if let Some(b) = body {
-            req = req
-                .header("content-type", "application/json")
-                .body(b.to_owned());
-        }
-        let resp = req.send().await?;
-        let status = resp.status().as_u16();
-        let text = resp.text().await?;
-        Ok((
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        ))
+        json_call(method, &self.admin_url(path)?, Some(ADMIN_TOKEN), body).await
     }
 
     /// `GET` on the admin API.

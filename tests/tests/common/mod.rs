@@ -146,6 +146,32 @@ impl TestGateway {
     }
 }
 
+/// A JSON request with an optional bearer token: the status and the body
+/// as JSON (a string when it is not JSON).
+pub(crate) async fn json_call(
+    method: reqwest::Method,
+    url: &str,
+    token: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> Result<(u16, serde_json::Value)> {
+    let mut req = client().request(method, url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req
+            .header("content-type", "application/json")
+            .body(b.to_string());
+    }
+    let resp = req.send().await?;
+    let status = resp.status().as_u16();
+    let text = resp.text().await?;
+    Ok((
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    ))
+}
+
 /// A client that never uses a proxy from the environment, with a timeout.
 pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
