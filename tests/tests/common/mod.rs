@@ -428,6 +428,15 @@ fn check_problem(
     Ok(v)
 }
 
+/// `problem` without its `request_id`: for checks that no detail leaks,
+/// which a random hex id could fail by chance (it may spell a number).
+pub(crate) fn without_request_id(mut problem: serde_json::Value) -> serde_json::Value {
+    if let Some(doc) = problem.as_object_mut() {
+        doc.remove("request_id");
+    }
+    problem
+}
+
 /// Checks that `resp` is a problem+json answer with `status` and kind
 /// (`urn:gateway:problem:KIND`); returns the document.
 pub(crate) async fn assert_problem(
