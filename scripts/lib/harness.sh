@@ -3,7 +3,8 @@
 # Results: `step`, `ok`, `bad`, `finish` (prints the tally, fails on any
 # FAIL). Processes: `start_bg` runs a server in its own process group, and
 # the EXIT trap stops every group and removes $TMP. Ports: `free_port`,
-# `wait_http`. Requests: `req` sets CODE/HDRS/BODY, `header`, `expect`.
+# `start_upstreams`, `wait_http`. Requests: `req` sets CODE/HDRS/BODY,
+# `header`, `expect`.
 # Config refusals: `refuse`, with the build command in REFUSE_CMD.
 
 step() { printf '\n==> %s\n' "$*"; }
@@ -47,6 +48,26 @@ start_bg() {
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# start_upstreams DIR: the loopback upstreams of scripts/lib/
+# loopback-upstreams.py over DIR, started now and held to the end. Sets
+# UP_PORT (file server), SLOW_PORT (never answers), DOWN_PORT (refuses).
+# Ports are bound by the server itself, so nothing started later (builds,
+# wrangler, workerd) can take one between the choice and the use.
+start_upstreams() {
+  local ports=$TMP/upstream-ports i
+  mkdir -p "$1"
+  start_bg "$TMP/upstream.log" python3 "$(dirname "${BASH_SOURCE[0]}")/loopback-upstreams.py" "$1" "$ports"
+  for i in $(seq 1 150); do
+    if [ -s "$ports" ]; then
+      read -r UP_PORT SLOW_PORT DOWN_PORT <"$ports"
+      return 0
+    fi
+    sleep 0.2
+  done
+  echo "the loopback upstreams did not start: $(tail -n 5 "$TMP/upstream.log")" >&2
+  exit 1
 }
 
 # wait_http URL [SECONDS]: until anything answers (default 30 s).

@@ -98,7 +98,10 @@ hello() {
 # tools/spin-kv-host/tests/spin-kv.yaml). "mem": memory per instance, with a
 # route to a loopback upstream to check the host's outgoing HTTP.
 FEATURES=selftest
-UP_PORT=$(free_port)
+token="spin-kv-host-$RANDOM-$RANDOM"
+mkdir -p "$TMP/www"
+echo "$token" >"$TMP/www/hello.txt"
+start_upstreams "$TMP/www"
 cat >"$TMP/mem.yaml" <<YAML
 version: 1
 upstreams:
@@ -155,10 +158,6 @@ PY
 fi
 
 step "memory build under the same host"
-mkdir -p "$TMP/www"
-token="spin-kv-host-$RANDOM-$RANDOM"
-echo "$token" >"$TMP/www/hello.txt"
-start_bg "$TMP/upstream.log" python3 -m http.server "$UP_PORT" --bind 127.0.0.1 --directory "$TMP/www"
 if serve "$TMP/mem.wasm" "$TMP/mem.log"; then
   if [ -n "$FEATURES" ]; then
     counts "incr/k x5 -> 1 each time: without spin-kv nothing outlives an instance" 1 1 1 1 1

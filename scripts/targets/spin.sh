@@ -40,10 +40,12 @@ build() {
 }
 
 # A second config for the outbound checks: a loopback file server, a server
-# that accepts and never answers (1 s timeout) and a port nobody listens on.
-UP_PORT=$(free_port)
-SLOW_PORT=$(free_port)
-DOWN_PORT=$(free_port)
+# that accepts and never answers (1 s timeout) and a port that refuses. They
+# start now and hold their ports until the end.
+token="spin-outbound-$RANDOM-$RANDOM"
+mkdir -p "$TMP/www"
+echo "$token" >"$TMP/www/hello.txt"
+start_upstreams "$TMP/www"
 cat >"$TMP/outbound.yaml" <<EOF
 version: 1
 upstreams:
@@ -208,18 +210,6 @@ fi
 
 # --- outbound HTTP ----------------------------------------------------------
 step "wasmtime serve: outbound HTTP (loopback upstreams)"
-mkdir -p "$TMP/www"
-token="spin-outbound-$RANDOM-$RANDOM"
-echo "$token" >"$TMP/www/hello.txt"
-start_bg "$TMP/upstream.log" python3 -m http.server "$UP_PORT" --bind 127.0.0.1 --directory "$TMP/www"
-start_bg "$TMP/slow.log" python3 -c '
-import socket, sys, time
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16)
-held = []
-while True:
-    c, _ = s.accept(); held.append(c)
-' "$SLOW_PORT"
 if ! wait_http "http://127.0.0.1:$UP_PORT/"; then
   bad "the loopback upstream answers" "$(tail -n 5 "$TMP/upstream.log")"
 elif serve "$TMP/outbound.wasm" "$TMP/serve-outbound.log"; then

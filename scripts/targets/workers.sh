@@ -74,10 +74,12 @@ build() {
 }
 
 # A second config for the outbound checks: a loopback file server, a server
-# that accepts and never answers (1 s timeout) and a port nobody listens on.
-UP_PORT=$(free_port)
-SLOW_PORT=$(free_port)
-DOWN_PORT=$(free_port)
+# that accepts and never answers (1 s timeout) and a port that refuses. They
+# start now and hold their ports until the end.
+token="workers-outbound-$RANDOM-$RANDOM"
+mkdir -p "$TMP/www"
+echo "$token" >"$TMP/www/hello.txt"
+start_upstreams "$TMP/www"
 # Its /cached route caches in Workers KV (`store: platform`, `cache.store:
 # shared`), with the purge API under /cache (token `test`).
 cat >"$TMP/outbound.yaml" <<YAML
@@ -269,18 +271,6 @@ fi
 
 # --- outbound HTTP ----------------------------------------------------------
 step "wrangler dev --local: outbound fetch (loopback upstreams)"
-mkdir -p "$TMP/www"
-token="workers-outbound-$RANDOM-$RANDOM"
-echo "$token" >"$TMP/www/hello.txt"
-start_bg "$TMP/upstream.log" python3 -m http.server "$UP_PORT" --bind 127.0.0.1 --directory "$TMP/www"
-start_bg "$TMP/slow.log" python3 -c '
-import socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16)
-held = []
-while True:
-    c, _ = s.accept(); held.append(c)
-' "$SLOW_PORT"
 if [ ! -f "$TMP/outbound-build/worker/shim.mjs" ]; then
   bad "outbound checks: the outbound-test worker was not built"
 elif ! wait_http "http://127.0.0.1:$UP_PORT/" 60; then
