@@ -84,7 +84,7 @@ async fn send(
         client.peer,
         trusted,
         client.tls,
-        client_host.as_ref().and_then(|h| h.to_str().ok()),
+        client_host.as_ref(),
     );
     let host = client_host.filter(|_| upstream.preserve_host);
     match &upstream.kind {
@@ -136,6 +136,7 @@ async fn attempts(
     let start = env.clock.now_ms();
     let deadline = start.saturating_add(ms(plan.deadline));
     let (mut parts, body) = req.into_parts();
+    let method = parts.method.clone();
     // The hash key for consistent hashing, read once for every attempt.
     let affinity = parts.extensions.remove::<Affinity>();
     let mut tried: Vec<Arc<str>> = Vec::new();
@@ -176,8 +177,16 @@ async fn attempts(
         let endpoint = picked.endpoint();
         tried.push(endpoint.id.clone());
         call.endpoint = Some(endpoint.id.clone());
-        let mut req = upstream_request(endpoint, &parts, attempt_body, host.as_ref())?;
         let span = ClientSpan::start(env, &parts.extensions);
+        // The last attempt this request can make takes the parts instead
+        // of a copy (most requests: one attempt).
+        let last_try = attempt >= plan.attempts || !plan.may_retry(&method) || !body.replayable();
+        let template = if last_try {
+            std::mem::replace(&mut parts, Request::new(()).into_parts().0)
+        } else {
+            parts.clone()
+        };
+        let mut req = upstream_request(endpoint, template, attempt_body, host.as_ref())?;
         span.inject(req.headers_mut());
         let limit = plan.per_try.min(Duration::from_millis(left));
         let options = SendOptions {
@@ -186,7 +195,7 @@ async fn attempts(
         };
         let result = send_attempt(env, req, options, limit).await;
         let traced = Attempt {
-            method: &parts.method,
+            method: &method,
             upstream: &upstream.name,
             endpoint: &endpoint.id,
             number: attempt,
@@ -199,7 +208,8 @@ async fn attempts(
         upstream.balancer.report(env, picked, Outcome::of(&result));
         let retry = attempt < plan.attempts
             && !matches!(admission, Admission::Probe { .. })
-            && plan.may_retry(&parts.method)
+            && !last_try
+            && plan.may_retry(&method)
             && plan.retries_on(kind)
             && body.replayable();
         if !retry {
@@ -218,11 +228,10 @@ async fn attempts(
 /// The request one attempt sends to `endpoint`.
 fn upstream_request(
     endpoint: &Endpoint,
-    parts: &request::Parts,
+    mut parts: request::Parts,
     body: Body,
     client_host: Option<&HeaderValue>,
 ) -> Result<Request<Body>, GatewayError> {
-    let mut parts = parts.clone();
     parts.uri = endpoint
         .target_uri(&parts.uri)
         .ok_or(GatewayError::Internal("upstream URI could not be built"))?;

@@ -76,7 +76,9 @@ pub(super) async fn process(
         && registry.owns(req.uri().path())
     {
         x.route = Some(Arc::from(ROUTE_REGISTRY));
-        return api::serve(discovery.registry.as_deref(), registry, req).await;
+        // Branches off the plain proxy path are boxed: inline, their state
+        // would make every request's future larger (it is moved by value).
+        return Box::pin(api::serve(discovery.registry.as_deref(), registry, req)).await;
     }
     if let Some(resp) = cfg.api.site().and_then(|site| site.serve(&req)) {
         x.route = Some(Arc::from(ROUTE_DOCS));
@@ -86,7 +88,14 @@ pub(super) async fn process(
         && purge.owns(req.uri().path())
     {
         x.route = Some(Arc::from(ROUTE_PURGE));
-        return crate::cache::purge::serve(env, cfg, &inner.cache, purge, req).await;
+        return Box::pin(crate::cache::purge::serve(
+            env,
+            cfg,
+            &inner.cache,
+            purge,
+            req,
+        ))
+        .await;
     }
     let host = request_host(&req);
     let matched = cfg.router.find(
@@ -209,7 +218,7 @@ pub(super) async fn process(
                     route: &route.resilience,
                     client,
                 };
-                agg.respond(&ctx, req, &cx).await
+                Box::pin(agg.respond(&ctx, req, &cx)).await
             }
             (_, Some(upstream)) => match (&cached, upstream_index) {
                 (Some((cache, original, host)), Some(upstream)) => {
@@ -231,7 +240,7 @@ pub(super) async fn process(
                         original,
                         host,
                     };
-                    crate::cache::serve::serve(&stage, origin, incoming, &cx).await
+                    Box::pin(crate::cache::serve::serve(&stage, origin, incoming, &cx)).await
                 }
                 _ => {
                     let (result, call) = forward_observed(

@@ -30,8 +30,13 @@ impl RequestId {
 
     /// A new id: 128 random bits as 32 lower-case hex digits.
     pub fn generate(rng: &dyn Rng) -> Self {
-        let id = format!("{:016x}{:016x}", rng.next_u64(), rng.next_u64());
-        Self(HeaderValue::from_str(&id).expect("hex digits are a valid header value"))
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut id = [0u8; 32];
+        let bits = (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64());
+        for (i, digit) in id.iter_mut().enumerate() {
+            *digit = HEX[((bits >> (124 - 4 * i)) & 0xF) as usize];
+        }
+        Self(HeaderValue::from_bytes(&id).expect("hex digits are a valid header value"))
     }
 
     /// The id as text.

@@ -60,7 +60,7 @@ pub(crate) fn set_forwarding_headers(
     peer: IpAddr,
     peer_trusted: bool,
     https: bool,
-    host: Option<&str>,
+    host: Option<&HeaderValue>,
 ) {
     let proto = if https { "https" } else { "http" };
 
@@ -80,15 +80,12 @@ pub(crate) fn set_forwarding_headers(
     if !peer_trusted || !headers.contains_key(&XFP) {
         headers.insert(&XFP, HeaderValue::from_static(proto));
     }
-    match host {
-        Some(h) if !peer_trusted || !headers.contains_key(&XFH) => match HeaderValue::from_str(h) {
-            Ok(v) => {
-                headers.insert(&XFH, v);
-            }
-            Err(_) => {
-                headers.remove(&XFH);
-            }
-        },
+    let host_text = host.and_then(|h| h.to_str().ok());
+    match host.filter(|_| host_text.is_some()) {
+        // The client's own header value, shared rather than copied.
+        Some(h) if !peer_trusted || !headers.contains_key(&XFH) => {
+            headers.insert(&XFH, h.clone());
+        }
         None if !peer_trusted => {
             headers.remove(&XFH);
         }
@@ -115,7 +112,7 @@ pub(crate) fn set_forwarding_headers(
     }
     fwd.push_str(";proto=");
     fwd.push_str(proto);
-    if let Some(h) = host.filter(|h| h.bytes().all(|b| b.is_ascii_graphic() && b != b'"')) {
+    if let Some(h) = host_text.filter(|h| h.bytes().all(|b| b.is_ascii_graphic() && b != b'"')) {
         fwd.push_str(";host=\"");
         fwd.push_str(h);
         fwd.push('"');
@@ -143,7 +140,7 @@ mod tests {
             "203.0.113.5".parse().expect("ip"),
             false,
             false,
-            Some("api.test"),
+            Some(&HeaderValue::from_static("api.test")),
         );
         assert_eq!(h[&XFF], "203.0.113.5");
         assert_eq!(h[&XFP], "http");
