@@ -72,12 +72,12 @@ async fn every_request_needs_the_token() -> Result<()> {
 async fn no_token_no_admin_listener_and_none_on_the_public_one() -> Result<()> {
     let up = upstream(200, "x").await;
     let off = AdminGateway::start_with_token(&simple(&up), None).await?;
-    assert_eq!(off.server.admin_addr(), None);
+    assert_eq!(off.server().admin_addr(), None);
     let blank = AdminGateway::start_with_token(&simple(&up), Some("  ")).await?;
-    assert_eq!(blank.server.admin_addr(), None);
+    assert_eq!(blank.server().admin_addr(), None);
 
     let gw = AdminGateway::start(&simple(&up)).await?;
-    assert_ne!(gw.server.admin_addr(), Some(gw.server.addr()));
+    assert_ne!(gw.server().admin_addr(), Some(gw.server().addr()));
     for path in ["/config", "/routes", "/upstreams", "/metrics"] {
         let resp = client()
             .get(gw.url(path))
@@ -404,7 +404,7 @@ async fn registry_lists_registered_instances() -> Result<()> {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["services"], serde_json::json!([]));
     let registry = gw
-        .server
+        .server()
         .gateway()
         .registry()
         .expect("the local target wires one");

@@ -2,7 +2,7 @@
 //! cache → upstream → policies in reverse.
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use http::{Request, Response, Uri, header};
 
@@ -20,10 +20,10 @@ use crate::normalize::normalize_path;
 use crate::observe::{Exchange, RequestIdHeader};
 use crate::policy::{Cx, Flow};
 
-/// Route labels of the endpoints the gateway serves itself.
-const ROUTE_REGISTRY: &str = "gateway:registry";
-const ROUTE_DOCS: &str = "gateway:docs";
-const ROUTE_PURGE: &str = "gateway:purge";
+/// Route labels of the endpoints the gateway serves itself, made once.
+static ROUTE_REGISTRY: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from("gateway:registry"));
+static ROUTE_DOCS: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from("gateway:docs"));
+static ROUTE_PURGE: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from("gateway:purge"));
 
 /// Lower-case host without port or brackets, from the URI (HTTP/2) or `Host`.
 fn request_host<B>(req: &Request<B>) -> Option<Cow<'_, str>> {
@@ -75,19 +75,19 @@ pub(super) async fn process(
     if let Some(registry) = &cfg.registry
         && registry.owns(req.uri().path())
     {
-        x.route = Some(Arc::from(ROUTE_REGISTRY));
+        x.route = Some(ROUTE_REGISTRY.clone());
         // Branches off the plain proxy path are boxed: inline, their state
         // would make every request's future larger (it is moved by value).
         return Box::pin(api::serve(discovery.registry.as_deref(), registry, req)).await;
     }
     if let Some(resp) = cfg.api.site().and_then(|site| site.serve(&req)) {
-        x.route = Some(Arc::from(ROUTE_DOCS));
+        x.route = Some(ROUTE_DOCS.clone());
         return Ok(resp);
     }
     if let Some(purge) = &cfg.cache.purge
         && purge.owns(req.uri().path())
     {
-        x.route = Some(Arc::from(ROUTE_PURGE));
+        x.route = Some(ROUTE_PURGE.clone());
         return Box::pin(crate::cache::purge::serve(
             env,
             cfg,

@@ -45,3 +45,15 @@ pub fn edge_lines<B>(resp: &http::Response<B>) -> Vec<String> {
     lines.push(metrics_line(x));
     lines
 }
+
+/// [`edge_lines`] for a target that timed the request itself (its own
+/// monotonic clock): `elapsed` becomes the record's latency first.
+pub fn edge_lines_timed<B>(
+    resp: &mut http::Response<B>,
+    elapsed: std::time::Duration,
+) -> Vec<String> {
+    if let Some(x) = resp.extensions_mut().get_mut::<Exchange>() {
+        x.latency = elapsed;
+    }
+    edge_lines(resp)
+}

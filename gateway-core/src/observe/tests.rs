@@ -359,6 +359,17 @@ fn edge_lines_follow_access_log_enabled() {
 }
 
 #[test]
+fn edge_lines_timed_use_the_target_s_own_measure() {
+    let gw = gateway("");
+    let mut resp = send(&gw, "/hello", &[]);
+    let lines = edge_lines_timed(&mut resp, std::time::Duration::from_micros(12_500));
+    let access: serde_json::Value = serde_json::from_str(&lines[0]).expect("json");
+    assert_eq!(access["latency_ms"], 12.5);
+    let x = resp.extensions().get::<Exchange>().expect("record");
+    assert_eq!(x.latency, std::time::Duration::from_micros(12_500));
+}
+
+#[test]
 fn bad_access_log_settings_name_the_field() {
     let yaml = "version: 1\naccess_log: { request_id_header: \"bad header\", headers: [accept, Accept, \"x y\"], redact_query: [\"\"] }\n";
     let err = load_file_text("t.yaml", yaml, &PolicyRegistry::builtin()).expect_err("invalid");

@@ -43,7 +43,6 @@ use anyhow::Context as _;
 use bytes::Bytes;
 use gateway_core::config::ConfigProblem;
 use gateway_core::env::BoxFuture;
-use gateway_core::observe::Exchange;
 use gateway_core::{
     Body, BodyError, ClientInfo, ConfigError, Deferred, Gateway, GatewayConfig, KvStore,
 };
@@ -202,12 +201,9 @@ impl LambdaGateway {
         for line in gateway_core::report::log_lines(&response) {
             tracing::warn!("{line}");
         }
-        if let Some(x) = response.extensions_mut().get_mut::<Exchange>() {
-            x.latency = started.elapsed();
-        }
         // The access log line and the metrics event, as JSON lines on
         // stdout (CloudWatch Logs), apart from the tracing output.
-        for line in gateway_core::observe::edge_lines(&response) {
+        for line in gateway_core::observe::edge_lines_timed(&mut response, started.elapsed()) {
             println!("{line}");
         }
         let response = to_lambda_response(response).await.inspect_err(|e| {

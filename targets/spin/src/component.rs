@@ -134,15 +134,9 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
                 for line in gateway_core::report::log_lines(&resp) {
                     eprintln!("gateway-spin: {line}");
                 }
-                if let Some(x) = resp
-                    .extensions_mut()
-                    .get_mut::<gateway_core::observe::Exchange>()
-                {
-                    x.latency = started.elapsed();
-                }
                 // The access log line and the metrics event: JSON lines on
                 // stdout, apart from the prefixed diagnostics on stderr.
-                for line in gateway_core::observe::edge_lines(&resp) {
+                for line in gateway_core::observe::edge_lines_timed(&mut resp, started.elapsed()) {
                     println!("{line}");
                 }
                 resp

@@ -1,47 +1,32 @@
 //! A gateway with its admin listener, and calls to the admin API.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context as _, Result};
+use gateway_local::RunningServer;
 use gateway_local::admin::AdminOptions;
-use gateway_local::{RunningServer, StartOptions};
 use serde_json::Value;
 
-use super::{TempDir, json_call, write_atomically};
+use super::{TestGateway, json_call, write_atomically};
 
 /// The admin token the tests use.
 pub(crate) const ADMIN_TOKEN: &str = "admin-test-token-7c1f";
 
 /// A gateway on `127.0.0.1:0` with its admin listener on another loopback
 /// port, serving a config file in its own temp directory.
-pub(crate) struct AdminGateway {
-    pub(crate) server: RunningServer,
-    config: PathBuf,
-    _dir: TempDir,
-}
+pub(crate) struct AdminGateway(TestGateway);
 
 impl AdminGateway {
     /// Starts with `token` (none: the admin listener must stay off).
     pub(crate) async fn start_with_token(yaml: &str, token: Option<&str>) -> Result<Self> {
-        let dir = TempDir::new()?;
-        let config = dir.path().join("gateway.yaml");
-        std::fs::write(&config, yaml)?;
-        let server = gateway_local::start(StartOptions {
-            config: config.clone(),
-            listen: Some("127.0.0.1:0".parse()?),
-            watch: false,
-            admin: Some(AdminOptions {
-                listen: "127.0.0.1:0".parse()?,
-                token: token.map(str::to_owned),
-                allow_remote: false,
-            }),
-        })
-        .await?;
-        Ok(Self {
-            server,
-            config,
-            _dir: dir,
-        })
+        let admin = AdminOptions {
+            listen: "127.0.0.1:0".parse()?,
+            token: token.map(str::to_owned),
+            allow_remote: false,
+        };
+        Ok(Self(
+            TestGateway::start_with(yaml, false, Some(admin)).await?,
+        ))
     }
 
     /// Starts with [`ADMIN_TOKEN`].
@@ -49,15 +34,20 @@ impl AdminGateway {
         Self::start_with_token(yaml, Some(ADMIN_TOKEN)).await
     }
 
+    /// The running server.
+    pub(crate) fn server(&self) -> &RunningServer {
+        self.0.server()
+    }
+
     /// `http://PUBLIC` + `path`.
     pub(crate) fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.server.addr())
+        self.0.url(path)
     }
 
     /// `http://ADMIN` + `path`.
     pub(crate) fn admin_url(&self, path: &str) -> Result<String> {
         let addr = self
-            .server
+            .server()
             .admin_addr()
             .context("the admin listener runs")?;
         Ok(format!("http://{addr}{path}"))
@@ -65,12 +55,12 @@ impl AdminGateway {
 
     /// The config file.
     pub(crate) fn config_path(&self) -> &Path {
-        &self.config
+        self.0.config_path()
     }
 
     /// Replaces the config file.
     pub(crate) fn write_config(&self, yaml: &str) -> Result<()> {
-        write_atomically(&self.config, yaml)
+        write_atomically(self.0.config_path(), yaml)
     }
 
     /// An admin request with the token; the status and the body as JSON

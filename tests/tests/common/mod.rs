@@ -88,15 +88,21 @@ impl TestGateway {
     /// Writes `yaml` to a fresh config file and starts a gateway on it on
     /// `127.0.0.1:0`, without watching the file.
     pub(crate) async fn start(yaml: &str) -> Result<Self> {
-        Self::start_with(yaml, false).await
+        Self::start_with(yaml, false, None).await
     }
 
     /// Like [`TestGateway::start`], and reloads when the file changes.
     pub(crate) async fn start_watching(yaml: &str) -> Result<Self> {
-        Self::start_with(yaml, true).await
+        Self::start_with(yaml, true, None).await
     }
 
-    async fn start_with(yaml: &str, watch: bool) -> Result<Self> {
+    /// Writes `yaml` to a fresh config file and starts a gateway on it on
+    /// `127.0.0.1:0`, watching the file or not, with `admin` settings.
+    pub(crate) async fn start_with(
+        yaml: &str,
+        watch: bool,
+        admin: Option<gateway_local::admin::AdminOptions>,
+    ) -> Result<Self> {
         let dir = TempDir::new()?;
         let config = dir.path().join("gateway.yaml");
         std::fs::write(&config, yaml)?;
@@ -104,7 +110,7 @@ impl TestGateway {
             config: config.clone(),
             listen: Some("127.0.0.1:0".parse()?),
             watch,
-            admin: None,
+            admin,
         })
         .await?;
         Ok(Self {
@@ -133,6 +139,11 @@ impl TestGateway {
     /// `http://ADDR` + `path`.
     pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr())
+    }
+
+    /// The running server.
+    pub(crate) fn server(&self) -> &RunningServer {
+        &self.server
     }
 
     /// The config file the gateway was started on.
