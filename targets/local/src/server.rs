@@ -13,7 +13,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
@@ -134,6 +134,30 @@ fn log_findings<B>(resp: &http::Response<B>, client: ClientInfo) {
     }
 }
 
+/// The next connection on `listener`, or `None` once `shutdown` turns true.
+/// A failed accept (such as too many open files) is logged under
+/// `listener`'s name and retried after 50 ms.
+pub(crate) async fn next_connection(
+    listener: &TcpListener,
+    shutdown: &mut watch::Receiver<bool>,
+    name: &str,
+) -> Option<(TcpStream, SocketAddr)> {
+    loop {
+        // The wait's `Ref` is not `Send`: it ends inside its own block.
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = async { let _ = shutdown.wait_for(|s| *s).await; } => return None,
+        };
+        match accepted {
+            Ok(x) => return Some(x),
+            Err(e) => {
+                tracing::warn!(error = %e, listener = name, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
 /// Accepts connections until `shutdown` turns true, then drains.
 pub async fn serve(
     listener: TcpListener,
@@ -147,16 +171,9 @@ pub async fn serve(
     let mut conns = JoinSet::new();
     loop {
         while conns.try_join_next().is_some() {}
-        let (stream, peer) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = async { let _ = shutdown.wait_for(|s| *s).await; } => break,
+        let Some((stream, peer)) = next_connection(&listener, &mut shutdown, "gateway").await
+        else {
+            break;
         };
         let _ = stream.set_nodelay(true);
         let (gateway, settings, watcher) = (gateway.clone(), settings.clone(), graceful.watcher());

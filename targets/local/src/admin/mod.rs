@@ -106,16 +106,10 @@ pub(crate) async fn serve(
     let mut conns = JoinSet::new();
     loop {
         while conns.try_join_next().is_some() {}
-        let (stream, _) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!(error = %e, "admin accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = async { let _ = shutdown.wait_for(|s| *s).await; } => break,
+        let Some((stream, _)) =
+            crate::server::next_connection(&listener, &mut shutdown, "admin").await
+        else {
+            break;
         };
         let state = state.clone();
         conns.spawn(async move {
