@@ -3,6 +3,7 @@
 #
 #   bench/run.sh                      # defaults: DURATION=15s CONNECTIONS=32
 #   DURATION=30s CONNECTIONS=64 bench/run.sh
+#   CALLGRIND=1 bench/run.sh          # user instructions per request instead
 #
 # Layout on a 2-core machine (needs at least 2 CPUs):
 #   CPU 0: the proxy under test, alone (nginx: 1 worker; gateway: 1 tokio worker)
@@ -26,9 +27,22 @@
 #   GATEWAY_PRELOAD  LD_PRELOAD for the gateway only (e.g. an allocator experiment)
 #   SKIP_BUILD=1 do not run cargo build
 #   GATEWAY_BIN  gateway binary                             (default target/release/local)
+#   CALLGRIND=1  count the gateway's user-space instructions per request under
+#                `valgrind --tool=callgrind` instead (no nginx proxy, no
+#                wall-clock table): a deterministic measure for comparing two
+#                builds (GATEWAY_BIN=...). DURATION defaults to 10s and
+#                CONNECTIONS to 8 here; the profile is left in
+#                bench/results/tmp/callgrind.out. Callgrind counts each byte
+#                step of `rep movsb` as an instruction, so large memcpy weighs
+#                more there than on the CPU.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CALLGRIND=${CALLGRIND:-0}
+if [[ $CALLGRIND == 1 ]]; then
+    DURATION=${DURATION:-10s}
+    CONNECTIONS=${CONNECTIONS:-8}
+fi
 DURATION=${DURATION:-15s}
 WARMUP=${WARMUP:-3s}
 CONNECTIONS=${CONNECTIONS:-32}
@@ -58,6 +72,7 @@ ensure_tools() {
     command -v wrk >/dev/null 2>&1 || missing+=(wrk)
     command -v taskset >/dev/null 2>&1 || missing+=(util-linux)
     command -v getconf >/dev/null 2>&1 || missing+=(libc-bin)
+    [[ $CALLGRIND != 1 ]] || command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
     if ((${#missing[@]})); then
         command -v apt-get >/dev/null 2>&1 || die "missing ${missing[*]} and no apt-get"
         [[ $(id -u) -eq 0 ]] || die "missing ${missing[*]}; run as root to install them"
@@ -135,9 +150,9 @@ http_status() {
     echo "${line#* }" | cut -d' ' -f1
 }
 
-wait_ready() { # pid port name
+wait_ready() { # pid port name [tenths of a second, default 100]
     local pid=$1 port=$2 name=$3 code
-    for _ in $(seq 100); do
+    for _ in $(seq "${4:-100}"); do
         kill -0 "$pid" 2>/dev/null || die "$name exited at start"
         code=$(http_status "$port" 2>/dev/null || true)
         if [[ $code == 200 ]]; then return 0; fi
@@ -290,10 +305,10 @@ start_nginx() { # dir cpu -> sets STARTED_PID
     PIDS+=("$STARTED_PID")
 }
 
-start_gateway() { # conf port cpu -> sets STARTED_PID
+start_gateway() { # conf port cpu [wrapper...] -> sets STARTED_PID
     # GATEWAY_WORKERS=1: one tokio worker thread (the `local` binary reads it).
     GATEWAY_WORKERS=1 GATEWAY_LOG=${GATEWAY_LOG:-warn} LD_PRELOAD=${GATEWAY_PRELOAD:-} \
-        taskset -c "$3" "$GATEWAY_BIN" --config "$1" --listen "127.0.0.1:$2" --no-watch \
+        taskset -c "$3" "${@:4}" "$GATEWAY_BIN" --config "$1" --listen "127.0.0.1:$2" --no-watch \
         >"$TMP/gateway.log" 2>&1 &
     STARTED_PID=$!
     PIDS+=("$STARTED_PID")
@@ -359,6 +374,35 @@ measure() { # name pid port
     log "$ROW"
 }
 
+# The gateway under callgrind: warm-up, counters zeroed, the measured run,
+# counters dumped; prints user instructions per request.
+count_instructions() { # up_port
+    local gw_port out dump total requests
+    gw_port=$(free_port)
+    out=$TMP/callgrind.out
+    write_gateway_conf "$TMP/gateway.yaml" "$gw_port" "$1"
+    start_gateway "$TMP/gateway.yaml" "$gw_port" "$PROXY_CPU" \
+        valgrind --tool=callgrind "--callgrind-out-file=$out"
+    local gw_pid=$STARTED_PID
+    wait_ready "$gw_pid" "$gw_port" "gateway under callgrind" 1200
+    local url="http://127.0.0.1:$gw_port$PATH_UNDER_TEST"
+    log "gateway under callgrind: warm-up $WARMUP"
+    run_wrk -d"$WARMUP" "$url" >/dev/null
+    callgrind_control -z "$gw_pid" >/dev/null 2>&1 || die "callgrind_control -z failed"
+    log "gateway under callgrind: measuring $DURATION, $CONNECTIONS connections"
+    requests=$(run_wrk -d"$DURATION" "$url" | awk '/requests in/ {print $1}')
+    [[ -n $requests && $requests -gt 0 ]] || die "wrk made no requests"
+    callgrind_control -d "$gw_pid" >/dev/null 2>&1 || die "callgrind_control -d failed"
+    dump=$(ls "$out".* 2>/dev/null | head -n 1)
+    [[ -n $dump ]] || die "no callgrind dump"
+    total=$(callgrind_annotate "$dump" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+    mkdir -p "$RESULTS_DIR/tmp"
+    cp "$dump" "$RESULTS_DIR/tmp/callgrind.out"
+    stop_pid "$gw_pid"
+    printf '%s: %d requests, %d user instructions per request\n' \
+        "$(basename "$GATEWAY_BIN")" "$requests" "$((total / requests))"
+}
+
 main() {
     ensure_tools
     if [[ ${SKIP_BUILD:-0} != 1 ]]; then
@@ -377,6 +421,10 @@ main() {
     local up_pid=$STARTED_PID
     wait_ready "$up_pid" "$up_port" "upstream nginx"
     log "upstream nginx on 127.0.0.1:$up_port (CPU $LOAD_CPU)"
+    if [[ $CALLGRIND == 1 ]]; then
+        count_instructions "$up_port"
+        return
+    fi
 
     local rows=() ratios=() r
     for ((r = 1; r <= ROUNDS; r++)); do
