@@ -10,6 +10,7 @@
 #![cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
 
 pub mod aggregate;
+pub mod answer;
 pub mod auth;
 mod balance;
 pub mod body;

@@ -13,7 +13,7 @@
 //! The handler takes what it needs as arguments, so another listener (an
 //! admin port) can serve it too.
 
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri, header};
+use http::{HeaderMap, Method, Request, Response, StatusCode, Uri};
 use serde::Deserialize;
 
 use super::CacheRuntime;
@@ -132,13 +132,5 @@ pub(crate) async fn purge(
         _ => return Err(invalid("give exactly one of `url`, `prefix`, `tag`")),
     };
     let ban = runtime.bans.add(env, &cfg.cache, host, rule).await?;
-    let bytes = serde_json::to_vec(&ban).unwrap_or_else(|_| b"{}".to_vec());
-    let mut resp = Response::new(Body::full(bytes));
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(resp)
+    Ok(crate::answer::json(StatusCode::OK, &ban))
 }

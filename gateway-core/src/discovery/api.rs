@@ -13,31 +13,18 @@
 
 use std::time::Duration;
 
-use http::{HeaderValue, Method, Request, Response, StatusCode, header};
-use serde::Serialize;
+use http::{Method, Request, Response, StatusCode};
 use serde::de::DeserializeOwned;
 
 use super::config::{MIN_TTL, RegistryConfig};
 use super::wire::{HeartbeatRequest, InstancesResponse, RegisterRequest, ServicesResponse};
 use super::{DirectoryError, ServiceRegistry, check_names};
+use crate::answer::json;
 use crate::body::Body;
 use crate::error::{GatewayError, Rejection, RouteError};
 
 /// Largest request body the API reads.
 const MAX_BODY: u64 = 16 * 1024;
-
-fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
-    let bytes = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
-    let mut resp = Response::new(Body::full(bytes));
-    *resp.status_mut() = status;
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
-}
 
 fn method_not_allowed(allow: &[Method]) -> GatewayError {
     RouteError::MethodNotAllowed {

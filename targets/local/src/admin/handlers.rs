@@ -109,19 +109,11 @@ fn reload(state: &AdminState) -> Response<Body> {
                 "detail": "the config file is invalid; the last good config keeps serving",
                 "problems": problems,
             });
-            match serde_json::to_vec_pretty(&body) {
-                Ok(bytes) => with_type(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    bytes,
-                    "application/problem+json",
-                ),
-                Err(_) => problem(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid-config",
-                    "Config refused",
-                    e.to_string(),
-                ),
-            }
+            with_type(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                body.to_string(),
+                "application/problem+json",
+            )
         }
     }
 }
